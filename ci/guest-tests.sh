@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the guest (ci/qemu-run): our selftests, then the kernel's own
+# clone3/pidfd/core/pid_namespace suites.  Each suite starts with a
+# "# c4-suite: NAME" line and ends with "# c4-exit: STATUS", which tools/
+# reads; the KTAP in between is the suites' own.  Exits 1 if a suite failed.
+#
+#   bash ci/guest-tests.sh [selftests] [upstream]     (default: both)
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+status=0
+
+run_suite() { # run_suite NAME CMD...
+	local name=$1 rc
+	shift
+	echo "# c4-suite: $name"
+	"$@"
+	rc=$?
+	echo "# c4-exit: $rc"
+	case $rc in 0 | 4) ;; *) status=1 ;; esac
+}
+
+echo "# guest kernel: $(uname -r)"
+[ $# -gt 0 ] || set -- selftests upstream
+for suite in "$@"; do
+	case $suite in
+	selftests)
+		run_suite selftests "$root/selftests/target/release/clone4-selftests"
+		;;
+	upstream)
+		# The root filesystem is read-only and some tests create files
+		# in their directory (close_range_test): run a copy on tmpfs.
+		# TCG is slow: pidfd_test and pidfd_poll_test need more than the
+		# default 45 s.
+		rm -rf /tmp/kselftest
+		cp -a "$root/build/kselftest/install" /tmp/kselftest
+		run_suite upstream /tmp/kselftest/run_kselftest.sh \
+			--override-timeout 300 \
+			-c clone3 -c pidfd -c core -c pid_namespace
+		;;
+	*)
+		echo "guest-tests.sh: unknown suite $suite" >&2
+		status=1
+		;;
+	esac
+done
+exit $status

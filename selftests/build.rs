@@ -1,0 +1,260 @@
+//! Build script: Rust bindings for the kernel UAPI, and the C kselftests.
+//!
+//! Input: `C4_UAPI_INCLUDE`, the absolute path of installed UAPI headers
+//! (`make headers` output). Default: `<crate>/../build/kernel/usr/include`.
+//!
+//! Output, in `OUT_DIR`:
+//! - `uapi.rs`: bindgen output over `wrapper.h`, included by `src/uapi.rs`;
+//! - `c-tests/<name>`: one executable per C kselftest (`c/*.c`, and
+//!   `linux/tools/testing/selftests/clone4/*.c` once that directory exists);
+//! - `c_tests.rs`: `C_TESTS`, the names of those executables.
+//!
+//! The executables are also copied to `target/<profile>/c-tests/`, next to
+//! the `clone4-selftests` binary, which is where the runner looks for them.
+
+use std::env;
+use std::fmt::Display;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process;
+
+const UAPI_ENV: &str = "C4_UAPI_INCLUDE";
+const C_TESTS_DIR: &str = "c-tests";
+
+/// Allowlisted UAPI items. Absent ones (the clone4 series) are simply
+/// not generated until the headers define them.
+const UAPI_TYPES: &str = "clone_args|clone4_args|clonefd_info";
+const UAPI_VARS: &[&str] = &[
+    "CLONE_.*",
+    "CLONE_ARGS_SIZE_VER.*",
+    "CLONE4_.*",
+    "CLONEFD_.*",
+    "__NR_clone3",
+    "__NR_clone4",
+    "__NR_pidfd_open",
+    "__NR_pidfd_send_signal",
+    "__NR_pidfd_getfd",
+    "P_PIDFD",
+];
+
+struct Paths {
+    crate_dir: PathBuf,
+    /// `linux/tools/testing/selftests`: kselftest_harness.h and clone4/.
+    kselftest_dir: PathBuf,
+    uapi: PathBuf,
+    out: PathBuf,
+}
+
+struct CTest {
+    name: String,
+    source: PathBuf,
+}
+
+fn main() {
+    let paths = Paths::from_env();
+    generate_bindings(&paths);
+    let tests = find_c_tests(&paths);
+    let built = paths.out.join(C_TESTS_DIR);
+    recreate_dir(&built);
+    for test in &tests {
+        compile_c_test(&paths, test, &built.join(&test.name));
+    }
+    write_c_test_list(&paths, &tests);
+    install_c_tests(&paths, &built, &tests);
+    println!("cargo:rustc-env=C4_C_TESTS_BUILD_DIR={}", built.display());
+}
+
+fn fail(msg: impl Display) -> ! {
+    eprintln!("error: {msg}");
+    process::exit(1);
+}
+
+fn env_path(name: &str) -> PathBuf {
+    env::var_os(name)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| fail(format!("{name} is not set (not run by cargo?)")))
+}
+
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+}
+
+impl Paths {
+    fn from_env() -> Self {
+        let crate_dir = env_path("CARGO_MANIFEST_DIR");
+        let kselftest_dir = crate_dir.join("../linux/tools/testing/selftests");
+        let uapi = uapi_include_dir(&crate_dir);
+        let out = env_path("OUT_DIR");
+        Paths {
+            crate_dir,
+            kselftest_dir,
+            uapi,
+            out,
+        }
+    }
+}
+
+fn uapi_include_dir(crate_dir: &Path) -> PathBuf {
+    println!("cargo:rerun-if-env-changed={UAPI_ENV}");
+    let dir = match env::var_os(UAPI_ENV) {
+        Some(value) => {
+            let dir = PathBuf::from(value);
+            if !dir.is_absolute() {
+                fail(format!(
+                    "{UAPI_ENV} must be an absolute path, got `{}`",
+                    dir.display()
+                ));
+            }
+            dir
+        }
+        None => crate_dir.join("../build/kernel/usr/include"),
+    };
+    if !dir.join("linux/sched.h").is_file() {
+        fail(format!(
+            "kernel UAPI headers not found: `{}/linux/sched.h` does not exist.\n\
+             Install them first with `make headers` for the kernel build, e.g.\n    \
+             make -C linux O=build/kernel LLVM=1 headers\n\
+             (the project tools do this before building the selftests),\n\
+             or set {UAPI_ENV} to an absolute `usr/include` directory.",
+            dir.display()
+        ));
+    }
+    let dir = dir.canonicalize().unwrap_or_else(|e| fail(e));
+    watch(&dir);
+    dir
+}
+
+fn generate_bindings(paths: &Paths) {
+    let wrapper = paths.crate_dir.join("wrapper.h");
+    watch(&wrapper);
+    let bindings = bindgen::Builder::default()
+        .header(wrapper.to_string_lossy())
+        .clang_args(["-isystem", &paths.uapi.to_string_lossy()])
+        .allowlist_type(UAPI_TYPES)
+        .allowlist_var(UAPI_VARS.join("|"))
+        .derive_default(true)
+        .generate()
+        .unwrap_or_else(|e| fail(format!("bindgen over {}: {e}", wrapper.display())));
+    let out = paths.out.join("uapi.rs");
+    bindings
+        .write_to_file(&out)
+        .unwrap_or_else(|e| fail(format!("writing {}: {e}", out.display())));
+}
+
+/// C sources, sorted by name; a name may appear only once.
+fn find_c_tests(paths: &Paths) -> Vec<CTest> {
+    watch(&paths.kselftest_dir.join("kselftest_harness.h"));
+    watch(&paths.kselftest_dir.join("kselftest.h"));
+    let own = paths.crate_dir.join("c");
+    let kernel = paths.kselftest_dir.join("clone4");
+    watch(&own);
+    let mut dirs = vec![own];
+    if kernel.is_dir() {
+        watch(&kernel);
+        dirs.push(kernel);
+    } else {
+        // Notice the directory appearing (cargo scans watched dirs recursively).
+        watch(&paths.kselftest_dir);
+    }
+
+    let mut tests: Vec<CTest> = dirs.iter().flat_map(|d| c_sources_in(d)).collect();
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
+    for pair in tests.windows(2) {
+        if pair[0].name == pair[1].name {
+            fail(format!(
+                "two C tests named `{}`: {} and {}",
+                pair[0].name,
+                pair[0].source.display(),
+                pair[1].source.display()
+            ));
+        }
+    }
+    tests
+}
+
+fn c_sources_in(dir: &Path) -> Vec<CTest> {
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| fail(format!("{}: {e}", dir.display())));
+    entries
+        .map(|entry| entry.unwrap_or_else(|e| fail(e)).path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
+        .map(|source| CTest {
+            name: source.file_stem().unwrap().to_string_lossy().into_owned(),
+            source,
+        })
+        .collect()
+}
+
+fn compile_c_test(paths: &Paths, test: &CTest, exe: &Path) {
+    let compiler = cc::Build::new()
+        .cargo_metadata(false)
+        .warnings(false)
+        .get_compiler();
+    let mut cmd = compiler.to_command();
+    cmd.args(["-O2", "-Wall", "-pthread", "-I"])
+        .arg(&paths.kselftest_dir)
+        .arg("-isystem")
+        .arg(&paths.uapi)
+        .arg("-o")
+        .arg(exe)
+        .arg(&test.source);
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| fail(format!("running {cmd:?}: {e}")));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        fail(format!(
+            "compiling {}:\n{cmd:?}\n{stderr}",
+            test.source.display()
+        ));
+    }
+    for line in stderr.lines() {
+        println!("cargo:warning={}: {line}", test.name);
+    }
+}
+
+fn write_c_test_list(paths: &Paths, tests: &[CTest]) {
+    let names: Vec<String> = tests.iter().map(|t| format!("{:?}", t.name)).collect();
+    let code = format!(
+        "/// C kselftest executables built by build.rs.\n\
+         pub const C_TESTS: &[&str] = &[{}];\n",
+        names.join(", ")
+    );
+    let out = paths.out.join("c_tests.rs");
+    fs::write(&out, code).unwrap_or_else(|e| fail(format!("{}: {e}", out.display())));
+}
+
+/// Copies the executables to `target/<profile>/c-tests/`. `OUT_DIR` is
+/// `target/<profile>/build/<pkg>-<hash>/out`, so the profile directory
+/// (where the binary goes) is three levels up.
+fn install_c_tests(paths: &Paths, built: &Path, tests: &[CTest]) {
+    let profile_dir = paths
+        .out
+        .ancestors()
+        .nth(3)
+        .filter(|dir| paths.out.starts_with(dir.join("build")))
+        .unwrap_or_else(|| {
+            fail(format!(
+                "unexpected OUT_DIR layout: {}",
+                paths.out.display()
+            ))
+        });
+    let dest = profile_dir.join(C_TESTS_DIR);
+    recreate_dir(&dest);
+    for test in tests {
+        fs::copy(built.join(&test.name), dest.join(&test.name)).unwrap_or_else(|e| {
+            fail(format!(
+                "installing {} into {}: {e}",
+                test.name,
+                dest.display()
+            ))
+        });
+    }
+}
+
+/// Empties `dir` (creating it if needed), so no stale executable survives.
+fn recreate_dir(dir: &Path) {
+    if dir.exists() {
+        fs::remove_dir_all(dir).unwrap_or_else(|e| fail(format!("{}: {e}", dir.display())));
+    }
+    fs::create_dir_all(dir).unwrap_or_else(|e| fail(format!("{}: {e}", dir.display())));
+}

@@ -1,0 +1,319 @@
+//! `c4 check` (make check): every check of the project, one summary.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+
+use crate::ktap::{self, Outcome, Suite};
+use crate::project::{cmd, output, run, step, Project};
+use crate::tally::Tally;
+use crate::vm::{GuestExit, Vm};
+use crate::{kernel, series, setup, testbuild};
+
+const BASELINE: &str = "ci/upstream-baseline.txt";
+
+/// Time for one boot running every guest test (TCG is slow).
+const GUEST_TESTS_TIMEOUT: u32 = 900;
+
+pub fn all(p: &Project) -> Result<()> {
+    let mut t = Tally::default();
+    let prepared = t.record("setup: host packages and tools", setup::ensure(p))
+        && t.record(
+            "apply: git am patches/ on the base",
+            series::apply(p, false),
+        );
+    if !prepared {
+        return t.finish();
+    }
+    t.record(
+        "patches/ is what format-patch gives for the branch",
+        sync_check(p),
+    );
+    checkpatch(p, &mut t)?;
+    if !t.record("kernel build (LLVM=1, ci/kernel.config)", kernel::build(p)) {
+        return t.finish();
+    }
+    t.record(
+        "build: the kernel's clone3/pidfd/core/pid_namespace selftests",
+        testbuild::build_upstream(p),
+    );
+    t.record("build: selftests/", testbuild::build_selftests(p));
+    lints(p, &mut t);
+    runner_selftest(p, &mut t)?;
+    guest_tests(p, &mut t)?;
+    t.finish()
+}
+
+fn sync_check(p: &Project) -> Result<()> {
+    if series::in_sync(p)? {
+        Ok(())
+    } else {
+        bail!(
+            "they differ: run `c4 format-patches` (the branch is the source) or `c4 apply --force`"
+        )
+    }
+}
+
+fn checkpatch(p: &Project, t: &mut Tally) -> Result<()> {
+    for f in series::patch_files(&p.path("patches"))? {
+        let name = format!(
+            "checkpatch --strict {}",
+            f.file_name().unwrap().to_string_lossy()
+        );
+        let out = cmd(
+            "perl",
+            &["scripts/checkpatch.pl", "--strict", "--color=never"],
+        )
+        .arg(&f)
+        .current_dir(p.linux())
+        .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let clean = text.contains("total: 0 errors, 0 warnings, 0 checks");
+        if clean {
+            t.pass(&name);
+        } else {
+            print!("{text}");
+            let total = text
+                .lines()
+                .find(|l| l.starts_with("total:"))
+                .unwrap_or("?");
+            t.fail(&name, total);
+        }
+    }
+    Ok(())
+}
+
+fn lints(p: &Project, t: &mut Tally) {
+    for krate in ["tools", "selftests"] {
+        let manifest = p.path(&format!("{krate}/Cargo.toml"));
+        let mut fmt = cmd("cargo", &["fmt", "--check", "--manifest-path"]);
+        fmt.arg(&manifest);
+        t.record(&format!("cargo fmt --check ({krate})"), run(&mut fmt));
+        let mut clippy = cmd(
+            "cargo",
+            &[
+                "clippy",
+                "--quiet",
+                "--release",
+                "--all-targets",
+                "--manifest-path",
+            ],
+        );
+        clippy
+            .arg(&manifest)
+            .args(["--", "-D", "warnings"])
+            .env("C4_UAPI_INCLUDE", p.uapi_include());
+        t.record(
+            &format!("cargo clippy -D warnings ({krate})"),
+            run(&mut clippy),
+        );
+    }
+    let mut unit = cmd(
+        "cargo",
+        &["test", "--quiet", "--release", "--manifest-path"],
+    );
+    unit.arg(p.path("tools/Cargo.toml"));
+    t.record("cargo test (tools: KTAP reader)", run(&mut unit));
+}
+
+/// The runner must turn a failing guest command, a hang and a panic into
+/// failures of the host command.
+fn runner_selftest(p: &Project, t: &mut Tally) -> Result<()> {
+    let vm = Vm::new(p)?;
+    step("runner self-test: a guest command that exits 3");
+    let e = vm.run("runner-exit3", "echo guest says hello; exit 3", 120)?;
+    expect(
+        t,
+        "runner: guest exit 3 becomes host exit 3",
+        e,
+        GuestExit::Status(3),
+    );
+    step("runner self-test: a kernel panic in the guest");
+    let e = vm.run(
+        "runner-panic",
+        "echo c > /proc/sysrq-trigger; sleep 60",
+        120,
+    )?;
+    expect(
+        t,
+        "runner: guest panic becomes host exit 125",
+        e,
+        GuestExit::Panic,
+    );
+    step("runner self-test: a guest that hangs");
+    let e = vm.run("runner-hang", "sleep 1000", 45)?;
+    expect(
+        t,
+        "runner: guest hang becomes host exit 124",
+        e,
+        GuestExit::Timeout,
+    );
+    Ok(())
+}
+
+fn expect(t: &mut Tally, name: &str, got: GuestExit, want: GuestExit) {
+    if got == want {
+        t.pass(name);
+    } else {
+        t.fail(name, &format!("got {got:?}, want {want:?}"));
+    }
+}
+
+fn guest_failure(e: GuestExit, p: &Project, log: &str) -> Option<String> {
+    let log = p.logs().join(log);
+    match e {
+        GuestExit::Status(_) => None,
+        GuestExit::Timeout => Some(format!("guest hung; console log {}", log.display())),
+        GuestExit::Panic => Some(format!("kernel panic; console log {}", log.display())),
+        GuestExit::BootFailure(c) => Some(format!(
+            "the VM did not start (runner exit {c}); log {}",
+            log.display()
+        )),
+    }
+}
+
+/// One boot: our selftests and the kernel's suites, counted in `t`.
+pub fn guest_tests(p: &Project, t: &mut Tally) -> Result<()> {
+    step("booting the kernel and running every guest test");
+    let (e, out) =
+        Vm::new(p)?.run_capture("guest-tests", "bash ci/guest-tests.sh", GUEST_TESTS_TIMEOUT)?;
+    if let Some(why) = guest_failure(e, p, "guest-tests.console.log") {
+        t.fail("guest test run", &why);
+    }
+    let suites = ktap::parse(&out);
+    let find = |n: &str| suites.iter().find(|s| s.name == n);
+    match find("selftests") {
+        Some(s) => count_selftests(s, t),
+        None => t.fail("selftests/", "no output from the guest"),
+    }
+    match find("upstream") {
+        Some(s) => compare_upstream(p, s, t)?,
+        None => t.fail("the kernel's selftests", "no output from the guest"),
+    }
+    Ok(())
+}
+
+/// Plan and exit status must agree with the results that were printed.
+fn check_suite_shape(s: &Suite, t: &mut Tally, label: &str) {
+    if s.plan != Some(s.results.len()) {
+        t.fail(
+            label,
+            &format!("planned {:?} tests, reported {}", s.plan, s.results.len()),
+        );
+    }
+    let any_fail = s.results.iter().any(|(_, o)| matches!(o, Outcome::Fail(_)));
+    match s.exit {
+        Some(0) | Some(4) => {}
+        Some(_) if any_fail => {}
+        other => t.fail(
+            label,
+            &format!("exit status {other:?} with no failing test"),
+        ),
+    }
+}
+
+fn count_selftests(s: &Suite, t: &mut Tally) {
+    check_suite_shape(s, t, "selftests/");
+    for (name, o) in &s.results {
+        let label = format!("selftests: {name}");
+        match o {
+            Outcome::Pass => t.pass(&label),
+            Outcome::Fail(why) => t.fail(&label, if why.is_empty() { "not ok" } else { why }),
+            Outcome::Skip(why) => t.skip(&label, why),
+        }
+    }
+}
+
+/// "selftests: pidfd: pidfd_test" -> "pidfd:pidfd_test".
+fn upstream_key(desc: &str) -> String {
+    let d = desc.strip_prefix("selftests: ").unwrap_or(desc);
+    d.replacen(": ", ":", 1)
+}
+
+/// ci/upstream-baseline.txt: `<pass|fail|skip> <suite>:<test> [# why]`.
+fn load_baseline(p: &Project) -> Result<BTreeMap<String, (String, String)>> {
+    let text = std::fs::read_to_string(p.path(BASELINE))
+        .with_context(|| format!("{BASELINE} is missing: run `c4 baseline`"))?;
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (entry, why) = line.split_once('#').unwrap_or((line, ""));
+        let mut it = entry.split_whitespace();
+        let (Some(word), Some(key)) = (it.next(), it.next()) else {
+            bail!("{BASELINE}: bad line {line:?}");
+        };
+        m.insert(key.to_string(), (word.to_string(), why.trim().to_string()));
+    }
+    Ok(m)
+}
+
+fn compare_upstream(p: &Project, s: &Suite, t: &mut Tally) -> Result<()> {
+    check_suite_shape(s, t, "the kernel's selftests");
+    let mut base = load_baseline(p)?;
+    for (desc, o) in &s.results {
+        let key = upstream_key(desc);
+        let label = format!("upstream {key}");
+        let Some((want, why)) = base.remove(&key) else {
+            t.fail(&label, &format!("{} here, and not in {BASELINE}", o.word()));
+            continue;
+        };
+        if want != o.word() {
+            t.fail(&label, &format!("{} here, {want} on the base", o.word()));
+        } else if want == "pass" {
+            t.pass(&label);
+        } else {
+            t.skip(&label, &format!("{want} on the base too: {why}"));
+        }
+    }
+    for (key, (want, _)) in base {
+        t.fail(
+            &format!("upstream {key}"),
+            &format!("did not run ({want} on the base)"),
+        );
+    }
+    Ok(())
+}
+
+/// Run the kernel's suites on the unpatched base, write the baseline.
+pub fn record_baseline(p: &Project) -> Result<()> {
+    let base = crate::base::ensure(p)?;
+    let head = output(p.git_linux().args(["rev-parse", "HEAD"]))?;
+    if head.trim() != base {
+        bail!(
+            "linux/ is not at the base: check out {base} in linux/ (or `git -C linux switch --detach {base}`), \
+             then `c4 build` and `c4 baseline`; `c4 apply` brings the series back"
+        );
+    }
+    kernel::build(p)?;
+    testbuild::build_upstream(p)?;
+    let (e, out) = Vm::new(p)?.run_capture(
+        "baseline",
+        "bash ci/guest-tests.sh upstream",
+        GUEST_TESTS_TIMEOUT,
+    )?;
+    if let Some(why) = guest_failure(e, p, "baseline.console.log") {
+        bail!("{why}");
+    }
+    let suites = ktap::parse(&out);
+    let s = suites
+        .iter()
+        .find(|s| s.name == "upstream")
+        .context("no upstream results in the guest output")?;
+    let mut text = String::from(
+        "# Results of the kernel's own selftests on the unpatched base, written by\n\
+         # `c4 baseline` and annotated by hand: the patched kernel must give the\n\
+         # same result on every line.  <pass|fail|skip> <suite>:<test> [# why]\n",
+    );
+    for (desc, o) in &s.results {
+        let why = match o {
+            Outcome::Pass => String::new(),
+            Outcome::Fail(w) | Outcome::Skip(w) => format!("  # {w}"),
+        };
+        text.push_str(&format!("{} {}{why}\n", o.word(), upstream_key(desc)));
+    }
+    std::fs::write(p.path(BASELINE), text)?;
+    println!("wrote {BASELINE}");
+    Ok(())
+}

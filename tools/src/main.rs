@@ -1,0 +1,97 @@
+//! `c4`: the clone4/CLONE_FD workflow.
+//!
+//! Every subcommand is idempotent: it checks what is already in place and
+//! does only what changed.  `make run` and `make check` at the top level are
+//! `c4 run` and `c4 check`.
+
+mod base;
+mod bench;
+mod check;
+mod kernel;
+mod ktap;
+mod pins;
+mod project;
+mod run;
+mod series;
+mod setup;
+mod tally;
+mod testbuild;
+mod vm;
+
+use anyhow::{bail, Result};
+use project::Project;
+
+const USAGE: &str = "\
+usage: c4 <command> [options]
+
+  setup             install what is missing (Debian packages, bindgen-cli,
+                    rust-src, virtme-ng in .venv)
+  base              import the pinned kernel base into linux/
+  apply [--force]   put linux/ on branch clone4 = base + patches/
+  format-patches    regenerate patches/ from the branch in linux/
+  build             configure (ci/kernel.config) and build the kernel,
+                    its UAPI headers and the selftests
+  boot [-- CMD]     boot the kernel in virtme-ng, run CMD (default: the demo)
+  test              boot once and run every guest test (selftests and the
+                    kernel's clone3/pidfd/core/pid_namespace suites)
+  run               setup + apply + build + boot with the demo (make run)
+  check             every check of the project, then a summary (make check)
+  baseline          run the kernel's suites on the unpatched base and write
+                    ci/upstream-baseline.txt
+  bench [--no-cold] measure the build/boot loop
+
+environment: C4_VM=auto|kvm|tcg (default auto), C4_JOBS (default nproc+1)
+";
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("c4: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        print!("{USAGE}");
+        bail!("no command given");
+    };
+    let rest = &args[1..];
+    let flag = |name: &str| rest.iter().any(|a| a == name);
+    let p = Project::discover()?;
+    match cmd.as_str() {
+        "setup" => setup::ensure(&p),
+        "base" => base::ensure(&p).map(|_| ()),
+        "apply" => series::apply(&p, flag("--force")),
+        "format-patches" => series::format_patches(&p),
+        "build" => {
+            kernel::build(&p)?;
+            testbuild::build_all(&p)
+        }
+        "boot" => {
+            let guest_cmd = match rest.iter().position(|a| a == "--") {
+                Some(i) => rest[i + 1..].join(" "),
+                None => run::demo_command(&p),
+            };
+            let code = vm::Vm::new(&p)?.run("boot", &guest_cmd, vm::DEFAULT_TIMEOUT)?;
+            std::process::exit(code.exit_code());
+        }
+        "test" => {
+            let mut t = tally::Tally::default();
+            check::guest_tests(&p, &mut t)?;
+            t.finish()
+        }
+        "run" => run::main_job(&p),
+        "check" => check::all(&p),
+        "baseline" => check::record_baseline(&p),
+        "bench" => bench::bench(&p, !flag("--no-cold")),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            print!("{USAGE}");
+            bail!("unknown command {other:?}")
+        }
+    }
+}
