@@ -7,7 +7,9 @@
 //! - `uapi.rs`: bindgen output over `wrapper.h`, included by `src/uapi.rs`;
 //! - `c-tests/<name>`: one executable per C kselftest (`c/*.c`, and
 //!   `linux/tools/testing/selftests/clone4/*.c` once that directory exists);
-//! - `c_tests.rs`: `C_TESTS`, the names of those executables.
+//! - `c_tests.rs`: `C_TESTS`, the names of those executables;
+//! - `libraw_clone.a`: `csupport/raw_clone.c`, linked into the binary (the
+//!   C side of `src/clone4.rs`; not a kselftest).
 //!
 //! The executables are also copied to `target/<profile>/c-tests/`, next to
 //! the `clone4-selftests` binary, which is where the runner looks for them.
@@ -53,6 +55,7 @@ struct CTest {
 fn main() {
     let paths = Paths::from_env();
     generate_bindings(&paths);
+    compile_support(&paths);
     let tests = find_c_tests(&paths);
     let built = paths.out.join(C_TESTS_DIR);
     recreate_dir(&built);
@@ -139,6 +142,19 @@ fn generate_bindings(paths: &Paths) {
     bindings
         .write_to_file(&out)
         .unwrap_or_else(|e| fail(format!("writing {}: {e}", out.display())));
+}
+
+/// The C support library the Rust tests call (children on their own
+/// stack). Without a stack protector: its child code may run with a TLS
+/// block of a test's making (CLONE_SETTLS), where `%fs:0x28` holds no
+/// canary.
+fn compile_support(paths: &Paths) {
+    let source = paths.crate_dir.join("csupport/raw_clone.c");
+    watch(&source);
+    cc::Build::new()
+        .file(&source)
+        .flag("-fno-stack-protector")
+        .compile("raw_clone");
 }
 
 /// C sources, sorted by name; a name may appear only once.

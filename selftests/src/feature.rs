@@ -3,15 +3,20 @@
 //! A feature counts as available only once it has been seen working, never
 //! because a header defines it or a syscall number exists. Each probe
 //! returns `Ok(())` or the reason to SKIP; tests use `require!(probe())`.
-//! `clone4_available()` will join `clone3_available()` here.
+//!
+//! Probes are not cached: every test runs in a process of its own, forked
+//! from a runner that never probes, so a cache would never be hit.
 
 use std::mem::size_of;
+use std::ptr;
 
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use crate::clone4;
 use crate::sys::{self, CloneArgsWithTail};
-use crate::uapi::clone_args;
+use crate::uapi::{self, clone_args};
 
 /// `Ok(())`, or why the feature can't be tested here.
 pub type Availability = Result<(), String>;
@@ -40,5 +45,38 @@ pub fn clone3_available() -> Availability {
     match waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, 0)) => Ok(()),
         other => Err(format!("clone3() child did not exit cleanly: {other:?}")),
+    }
+}
+
+/// clone4() really creates a child: clone4(0, SIGCHLD, 0, NULL) forks, the
+/// child `_exit(0)`s at once and waitpid() sees it exit with 0.
+///
+/// Any error means another kernel: ENOSYS on one without clone4(), and
+/// some other error where syscall 463 is something else (setxattrat() since
+/// Linux 6.13, which fails on these arguments).
+pub fn clone4_available() -> Availability {
+    let nr = uapi::__NR_clone4;
+    let sigchld = Signal::SIGCHLD as u64;
+    // SAFETY: no struct and no flag but the exit signal: a plain fork whose
+    // child exits at once.
+    let pid = match unsafe { clone4::fork_like(sigchld, 0, ptr::null(), || 0) } {
+        Ok(pid) => pid,
+        Err(Errno::ENOSYS) => {
+            return Err(format!(
+                "clone4() is not available: syscall {nr} gave ENOSYS (not the patched kernel)"
+            ))
+        }
+        Err(err) => {
+            return Err(format!(
+                "clone4() is not available: syscall {nr} gave {err} \
+                 (not the patched kernel: {nr} is another syscall here)"
+            ))
+        }
+    };
+    match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+        other => Err(format!(
+            "clone4() is not usable: its child did not exit cleanly: {other:?}"
+        )),
     }
 }

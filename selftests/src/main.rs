@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod ktap;
+mod clone4;
 mod feature;
 mod sys;
 mod tests;

@@ -1,8 +1,10 @@
 //! Thin wrappers over raw syscalls, numbered by the bindgen UAPI constants.
 
+use std::ffi::c_void;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::ptr;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::AtomicI32;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -118,15 +120,96 @@ pub fn waitid_pidfd(pidfd: BorrowedFd<'_>, flags: WaitPidFlag) -> nix::Result<Si
 
 /// sigtimedwait(set, &info, timeout); EAGAIN once `timeout` has passed.
 pub fn sigtimedwait(set: &SigSet, timeout: Duration) -> nix::Result<SigInfo> {
-    let timeout = libc::timespec {
-        tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-        tv_nsec: timeout.subsec_nanos().into(),
-    };
+    let timeout = timespec(timeout);
     let mut info = empty_siginfo();
     // SAFETY: all three pointers are valid for the call.
     let ret = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &timeout) };
     Errno::result(ret)?;
     Ok(child_siginfo(&info))
+}
+
+/// futex(word, FUTEX_WAIT, expected, timeout): sleeps while `*word` is
+/// `expected`, for at most `timeout` (relative). EAGAIN if `*word` was not
+/// `expected`, ETIMEDOUT, EINTR: the caller loops on the word's value.
+///
+/// A shared futex (no FUTEX_PRIVATE_FLAG): the wake-up that
+/// CLONE_CHILD_CLEARTID does when a child exits is a shared one, and a
+/// private waiter would not match it.
+pub fn futex_wait(word: &AtomicI32, expected: i32, timeout: Duration) -> nix::Result<()> {
+    let timeout = timespec(timeout);
+    // SAFETY: `word` is a live, aligned 32-bit word; `timeout` is a valid
+    // timespec; FUTEX_WAIT reads neither uaddr2 nor val3.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            ptr::from_ref(&timeout),
+            ptr::null::<u32>(),
+            0u32,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+fn timespec(duration: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: duration.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_nsec: duration.subsec_nanos().into(),
+    }
+}
+
+/// An anonymous private mapping, unmapped when dropped.
+pub struct Mapping {
+    addr: NonNull<c_void>,
+    size: usize,
+}
+
+impl Mapping {
+    /// mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags).
+    pub fn new(size: usize, prot: libc::c_int, extra_flags: libc::c_int) -> nix::Result<Self> {
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags;
+        // SAFETY: a new anonymous mapping at an address the kernel picks
+        // replaces nothing.
+        let addr = unsafe { libc::mmap(ptr::null_mut(), size, prot, flags, -1, 0) };
+        if addr == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let addr = NonNull::new(addr).ok_or(Errno::EINVAL)?;
+        Ok(Mapping { addr, size })
+    }
+
+    /// A readable and writable mapping for a child's stack.
+    pub fn stack(size: usize) -> nix::Result<Self> {
+        Self::new(size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_STACK)
+    }
+
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.addr.as_ptr()
+    }
+
+    /// The lowest address.
+    pub fn addr(&self) -> usize {
+        self.addr.as_ptr() as usize
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// One past the highest address.
+    pub fn end(&self) -> usize {
+        self.addr() + self.size
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing borrows it any more (no
+        // reference into it outlives `self`).
+        unsafe { libc::munmap(self.addr.as_ptr(), self.size) };
+    }
 }
 
 fn empty_siginfo() -> libc::siginfo_t {

@@ -7,7 +7,7 @@ use crate::ktap::{self, Outcome, Suite};
 use crate::project::{cmd, output, run, step, Project};
 use crate::tally::Tally;
 use crate::vm::{GuestExit, Vm};
-use crate::{kernel, series, setup, testbuild};
+use crate::{bisect, kernel, series, setup, testbuild};
 
 const BASELINE: &str = "ci/upstream-baseline.txt";
 
@@ -29,6 +29,7 @@ pub fn all(p: &Project) -> Result<()> {
         sync_check(p),
     );
     checkpatch(p, &mut t)?;
+    bisect::each_patch_builds(p, &mut t)?;
     if !t.record("kernel build (LLVM=1, ci/kernel.config)", kernel::build(p)) {
         return t.finish();
     }

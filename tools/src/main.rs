@@ -6,6 +6,7 @@
 
 mod base;
 mod bench;
+mod bisect;
 mod check;
 mod kernel;
 mod ktap;

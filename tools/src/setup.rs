@@ -28,6 +28,9 @@ const PACKAGES: &[&str] = &[
     "python3-venv",
     // upstream selftests
     "libcap-dev",
+    // checkpatch.pl's SPDX check
+    "python3-ply",
+    "python3-git",
     // man page
     "mandoc",
     "groff",

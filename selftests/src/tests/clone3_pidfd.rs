@@ -24,19 +24,18 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use super::blocked_child::BlockedChild;
+use super::common::{signal_set, PATIENCE};
 use crate::feature::clone3_available;
 use crate::ktap::{diag, Failure, Outcome, Test, TestResult};
 use crate::sys::{self, CloneArgsWithTail, SigInfo};
 use crate::uapi;
 
 const EXIT_CODE: u8 = 42;
-/// How long to wait for something that must happen.
-const PATIENCE: Duration = Duration::from_secs(5);
 /// How long to watch for something that must not happen.
 const GRACE_MS: u16 = 100;
 
@@ -109,8 +108,8 @@ fn nonzero_tail_e2big() -> TestResult {
 /// instead of SIGCHLD, and not before.
 fn exit_signal_sigusr1() -> TestResult {
     require!(clone3_available());
-    let usr1 = signal_set(Signal::SIGUSR1);
-    let chld = signal_set(Signal::SIGCHLD);
+    let usr1 = signal_set(libc::SIGUSR1);
+    let chld = signal_set(libc::SIGCHLD);
     check_ok!(usr1.thread_block());
     check_ok!(chld.thread_block());
     let mut child = check_ok!(BlockedChild::spawn(EXIT_CODE, Signal::SIGUSR1));
@@ -159,12 +158,6 @@ fn plain_args() -> CloneArgsWithTail {
 fn check_exits_cleanly(pid: Pid) -> Result<(), Failure> {
     check_eq!(check_ok!(waitpid(pid, None)), WaitStatus::Exited(pid, 0));
     Ok(())
-}
-
-fn signal_set(signal: Signal) -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(signal);
-    set
 }
 
 /// The events among POLLIN that `fd` has within `timeout` (empty: none).
