@@ -5,7 +5,7 @@
 //! come as two 32-bit halves, the exit signal in the low byte of
 //! `flags_low`.
 //!
-//! - [`clone4`], [`clone4_regs`]: the syscall through `libc::syscall`; the
+//! - [`clone4_regs`]: the syscall through `libc::syscall`; the
 //!   child returns from it like a fork(2) child, on the caller's stack.
 //! - [`fork_like`], [`fork_like_regs`]: such a child, which runs a closure
 //!   and `_exit()`s with its result.
@@ -34,17 +34,6 @@ const NOT_FORK_LIKE: u64 = (uapi::CLONE_VM | uapi::CLONE_SETTLS) as u64;
 /// `flags` as clone4() takes them: (bits 32-63, bits 0-31).
 pub fn split(flags: u64) -> (u32, u32) {
     ((flags >> 32) as u32, flags as u32)
-}
-
-/// clone4(flags >> 32, flags & 0xffffffff, size, args).
-///
-/// # Safety
-///
-/// As [`clone4_regs`].
-pub unsafe fn clone4(flags: u64, size: usize, args: *const c_void) -> nix::Result<Forked> {
-    let (high, low) = split(flags);
-    // SAFETY: the caller's contract.
-    unsafe { clone4_regs(high.into(), low.into(), size, args) }
 }
 
 /// clone4() with each flags register given as a full 64-bit value, so a
@@ -101,11 +90,9 @@ pub unsafe fn fork_like(
     args: *const c_void,
     child: impl FnOnce() -> i32,
 ) -> nix::Result<Pid> {
-    assert_fork_like(flags as u32);
-    // SAFETY: the caller's contract; the flags leave the child a copy of
-    // the address space and of the thread pointer, so it may run Rust code.
-    let forked = unsafe { clone4(flags, size, args) }?;
-    Ok(run_child(forked, child))
+    let (high, low) = split(flags);
+    // SAFETY: the caller's contract, passed on.
+    unsafe { fork_like_regs(high.into(), low.into(), size, args, child) }
 }
 
 /// [`fork_like`] with each flags register given as a full 64-bit value.
@@ -122,7 +109,8 @@ pub unsafe fn fork_like_regs(
     child: impl FnOnce() -> i32,
 ) -> nix::Result<Pid> {
     assert_fork_like(flags_low as u32);
-    // SAFETY: as in fork_like().
+    // SAFETY: the caller's contract; the flags leave the child a copy of
+    // the address space and of the thread pointer, so it may run Rust code.
     let forked = unsafe { clone4_regs(flags_high, flags_low, size, args) }?;
     Ok(run_child(forked, child))
 }

@@ -318,3 +318,53 @@ pub fn record_baseline(p: &Project) -> Result<()> {
     println!("wrote {BASELINE}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Does `make check` pass with this guest output for selftests/?
+    fn selftests_pass(out: &str) -> bool {
+        let suites = ktap::parse(out);
+        let mut t = Tally::default();
+        count_selftests(&suites[0], &mut t);
+        t.finish().is_ok()
+    }
+
+    /// A test that fails in the guest must fail `make check`.
+    #[test]
+    fn failing_guest_test_fails_the_run() {
+        assert!(!selftests_pass(
+            "# c4-suite: selftests\nTAP version 13\n1..2\nok 1 a\nnot ok 2 b\n# c4-exit: 1\n"
+        ));
+    }
+
+    /// A suite that dies half-way (fewer results than planned) fails.
+    #[test]
+    fn missing_results_fail_the_run() {
+        assert!(!selftests_pass("# c4-suite: selftests\n1..3\nok 1 a\n"));
+    }
+
+    /// A non-zero exit without a failing test fails.
+    #[test]
+    fn bad_exit_status_fails_the_run() {
+        assert!(!selftests_pass(
+            "# c4-suite: selftests\n1..1\nok 1 a\n# c4-exit: 139\n"
+        ));
+    }
+
+    #[test]
+    fn passing_suite_passes() {
+        assert!(selftests_pass(
+            "# c4-suite: selftests\n1..2\nok 1 a\nok 2 b # SKIP why\n# c4-exit: 0\n"
+        ));
+    }
+
+    #[test]
+    fn upstream_keys() {
+        assert_eq!(
+            upstream_key("selftests: pidfd: pidfd_test"),
+            "pidfd:pidfd_test"
+        );
+    }
+}

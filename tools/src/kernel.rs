@@ -16,7 +16,10 @@ pub fn make(p: &Project, out: &Path) -> Command {
     c.arg(p.linux())
         .arg(format!("O={}", out.display()))
         .args(["LLVM=1", "CC=ccache clang"])
-        .arg(format!("-j{jobs}"));
+        .arg(format!("-j{jobs}"))
+        // Paths relative to the checkout: another clone hits the cache.
+        .env("CCACHE_BASEDIR", &p.root)
+        .env("CCACHE_NOHASHDIR", "1");
     c
 }
 
