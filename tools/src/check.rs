@@ -7,7 +7,7 @@ use crate::ktap::{self, Outcome, Suite};
 use crate::project::{cmd, output, run, step, Project};
 use crate::tally::Tally;
 use crate::vm::{GuestExit, Vm};
-use crate::{bisect, kernel, series, setup, testbuild};
+use crate::{bisect, kernel, manpage, series, setup, testbuild};
 
 const BASELINE: &str = "ci/upstream-baseline.txt";
 
@@ -39,6 +39,7 @@ pub fn all(p: &Project) -> Result<()> {
     );
     t.record("build: selftests/", testbuild::build_selftests(p));
     lints(p, &mut t);
+    manpage::lint(p, &mut t)?;
     runner_selftest(p, &mut t)?;
     guest_tests(p, &mut t)?;
     t.finish()

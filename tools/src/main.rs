@@ -10,6 +10,7 @@ mod bisect;
 mod check;
 mod kernel;
 mod ktap;
+mod manpage;
 mod pins;
 mod project;
 mod run;
