@@ -34,6 +34,10 @@ pub fn all(p: &Project) -> Result<()> {
         return t.finish();
     }
     t.record(
+        "scripts/checksyscalls.sh is quiet",
+        kernel::checksyscalls(p),
+    );
+    t.record(
         "build: the kernel's clone3/pidfd/core/pid_namespace selftests",
         testbuild::build_upstream(p),
     );

@@ -90,3 +90,35 @@ pub fn build_in(p: &Project, out: &Path) -> Result<()> {
 pub fn build(p: &Project) -> Result<()> {
     build_in(p, &p.kernel_out())
 }
+
+/// `scripts/checksyscalls.sh` as Kbuild runs it for x86_64: quiet when
+/// every i386 syscall (clone4 included) has a number on x86_64 too.
+pub fn checksyscalls(p: &Project) -> Result<()> {
+    let (src, out) = (p.linux(), p.kernel_out());
+    let inc = |base: &Path, rel: &str| format!("-I{}", base.join(rel).display());
+    let o = cmd("sh", &[] as &[&str])
+        .arg(src.join("scripts/checksyscalls.sh"))
+        .args(["clang", "-nostdinc", "-D__KERNEL__"])
+        .arg(inc(&src, "arch/x86/include"))
+        .arg(inc(&out, "arch/x86/include/generated"))
+        .arg(inc(&src, "include"))
+        .arg(inc(&out, "include"))
+        .arg(inc(&src, "arch/x86/include/uapi"))
+        .arg(inc(&out, "arch/x86/include/generated/uapi"))
+        .arg(inc(&src, "include/uapi"))
+        .arg(inc(&out, "include/generated/uapi"))
+        .arg("-include")
+        .arg(src.join("include/linux/compiler-version.h"))
+        .arg("-include")
+        .arg(src.join("include/linux/kconfig.h"))
+        .output()?;
+    let text = String::from_utf8_lossy(&o.stderr).into_owned();
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("warning:")).collect();
+    if !warnings.is_empty() {
+        bail!("{}", warnings.join("; "));
+    }
+    if !o.status.success() {
+        bail!("checksyscalls.sh failed: {}", text.trim());
+    }
+    Ok(())
+}

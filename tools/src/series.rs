@@ -132,6 +132,10 @@ fn format_into(p: &Project, dir: &Path) -> Result<()> {
         let out = output(
             p.git_linux()
                 .args([
+                    // The default abbreviation grows with the repository:
+                    // fix it (at the kernel's 12) so every clone agrees.
+                    "-c",
+                    "core.abbrev=12",
                     "format-patch",
                     "--zero-commit",
                     "--no-signature",
