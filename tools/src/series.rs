@@ -110,6 +110,15 @@ pub fn apply(p: &Project, force: bool) -> Result<()> {
     record_tip(p)
 }
 
+/// A field of the author of `rev` (`git log --format`).
+fn author(p: &Project, rev: &str, field: &str) -> Result<String> {
+    let out = output(
+        p.git_linux()
+            .args(["log", "-1", &format!("--format={field}"), rev]),
+    )?;
+    Ok(out.trim().to_string())
+}
+
 /// Write the series from the branch into `dir`.
 fn format_into(p: &Project, dir: &Path) -> Result<()> {
     let base = base::commit(p);
@@ -146,7 +155,15 @@ fn format_into(p: &Project, dir: &Path) -> Result<()> {
                     "-o",
                 ])
                 .arg(dir)
-                .arg(format!("{base}..{br}")),
+                .arg(format!("{base}..{br}"))
+                // The same output on every machine: no user or system git
+                // configuration, and the cover letter from the series'
+                // author rather than whoever runs this.
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_COMMITTER_NAME", author(p, br, "%an")?)
+                .env("GIT_COMMITTER_EMAIL", author(p, br, "%ae")?)
+                .env("GIT_COMMITTER_DATE", author(p, br, "%aI")?),
         )?;
         for l in out.lines() {
             let name = Path::new(l)
@@ -182,16 +199,6 @@ pub fn format_patches(p: &Project) -> Result<()> {
     Ok(())
 }
 
-/// The cover letter's Date: is the time of formatting; compare without it.
-fn normalized(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with("Date: "))
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
 fn listing(dir: &Path) -> Result<Vec<String>> {
     let mut v: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
@@ -212,7 +219,7 @@ pub fn in_sync(p: &Project) -> Result<bool> {
         return Ok(false);
     }
     for n in ours {
-        if normalized(&tmp.join(&n))? != normalized(&patches_dir(p).join(&n))? {
+        if std::fs::read(tmp.join(&n))? != std::fs::read(patches_dir(p).join(&n))? {
             return Ok(false);
         }
     }
