@@ -34,8 +34,9 @@ usage: c4 <command> [options]
   build             configure (ci/kernel.config) and build the kernel,
                     its UAPI headers and the selftests
   boot [-- CMD]     boot the kernel in virtme-ng, run CMD (default: the demo)
-  test              boot once and run every guest test (selftests and the
-                    kernel's clone3/pidfd/core/pid_namespace suites)
+  test              rebuild the tests if needed, boot once and run every
+                    guest test (selftests and the kernel's
+                    clone3/pidfd/core/pid_namespace suites)
   run               setup + apply + build + boot with the demo (make run)
   check             every check of the project, then a summary (make check)
   baseline          run the kernel's suites on the unpatched base and write
@@ -79,6 +80,7 @@ fn real_main() -> Result<()> {
             std::process::exit(code.exit_code());
         }
         "test" => {
+            testbuild::build_all(&p)?;
             let mut t = tally::Tally::default();
             check::guest_tests(&p, &mut t)?;
             t.finish()
