@@ -6,7 +6,10 @@
 # "# c4-suite: NAME" line and ends with "# c4-exit: STATUS", which tools/
 # reads; the KTAP in between is the suites' own.  Exits 1 if a suite failed.
 #
-#   bash ci/guest-tests.sh [selftests] [upstream]     (default: both)
+#   bash ci/guest-tests.sh [selftests] [upstream] [no-clonefd]
+#
+# (default: selftests and upstream; no-clonefd is for the kernel built
+# with CONFIG_CLONEFD=n: the clone4 tests, expecting CLONE_FD to fail)
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +31,10 @@ for suite in "$@"; do
 	case $suite in
 	selftests)
 		run_suite selftests "$root/selftests/target/release/clone4-selftests"
+		;;
+	no-clonefd)
+		run_suite no-clonefd env C4_EXPECT_NO_CLONEFD=1 \
+			"$root/selftests/target/release/clone4-selftests" clone4_
 		;;
 	upstream)
 		# The root filesystem is read-only and some tests create files

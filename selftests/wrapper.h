@@ -8,6 +8,9 @@
 #include <linux/sched.h>
 #include <linux/wait.h>
 #include <asm/unistd.h>
+#if __has_include(<linux/clonefd.h>)
+#include <linux/clonefd.h>
+#endif
 #if __has_include(<linux/pidfd.h>)
 #include <linux/pidfd.h>
 #endif

@@ -14,6 +14,7 @@
 #error "raw_clone.c: only x86_64 is implemented"
 #endif
 
+#define NR_READ 0
 #define NR_CLONE4 463
 #define NR_EXIT 60
 #define NR_GETTID 186
@@ -64,6 +65,17 @@ struct c4_child_report {
 	unsigned int ran;		/* 1 once the child ran */
 };
 
+static inline long raw_syscall3(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 static inline long raw_gettid(void)
 {
 	long ret;
@@ -97,4 +109,26 @@ int c4_child_report(void *arg)
 int c4_child_report_tls(void *arg)
 {
 	return report(arg, 1);
+}
+
+/* The argument of c4_child_wait_pipe(). */
+struct c4_pipe_gate {
+	int fd;		/* the read end of a pipe */
+	int code;	/* the exit code once a byte came */
+};
+
+/*
+ * A child body for c4_raw_clone4(): waits for one byte on gate->fd, then
+ * returns gate->code (1 if the pipe reached EOF or failed).  No libc.
+ */
+int c4_child_wait_pipe(void *arg)
+{
+	struct c4_pipe_gate *gate = arg;
+	char byte;
+	long ret;
+
+	do
+		ret = raw_syscall3(NR_READ, gate->fd, (long)&byte, 1);
+	while (ret == -EINTR);
+	return ret == 1 ? gate->code : 1;
 }

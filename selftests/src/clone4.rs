@@ -6,14 +6,15 @@
 //! `flags_low`.
 //!
 //! - [`clone4_regs`]: the syscall through `libc::syscall`; the
-//!   child returns from it like a fork(2) child, on the caller's stack.
+//!   child returns from it like a fork(2) child, on the caller's stack
+//!   ([`clone4_syscall`]: its raw result, for CLONE_FD's fd).
 //! - [`fork_like`], [`fork_like_regs`]: such a child, which runs a closure
 //!   and `_exit()`s with its result.
 //! - [`clone_on_stack`]: `c4_raw_clone4()` from `csupport/raw_clone.c`,
 //!   whose child runs a C function ([`c4_child_report`],
-//!   [`c4_child_report_tls`]) on a new stack and exits with SYS_exit: for
-//!   CLONE_VM children and threads, which must not run Rust code on the
-//!   caller's stack.
+//!   [`c4_child_report_tls`], [`c4_child_wait_pipe`]) on a new stack and
+//!   exits with SYS_exit: for CLONE_VM children and threads, which must
+//!   not run Rust code on the caller's stack.
 
 use std::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 use std::mem::size_of;
@@ -60,7 +61,30 @@ pub unsafe fn clone4_regs(
     size: usize,
     args: *const c_void,
 ) -> nix::Result<Forked> {
-    // SAFETY: the caller's contract; the kernel only reads through `args`.
+    // SAFETY: the caller's contract, passed on.
+    Ok(
+        match unsafe { clone4_syscall(flags_high, flags_low, size, args) }? {
+            0 => Forked::Child,
+            pid => Forked::Parent(Pid::from_raw(pid as libc::pid_t)),
+        },
+    )
+}
+
+/// clone4() as [`clone4_regs`], returning its raw result: 0 in the child;
+/// in the parent the child's pid, or with CLONE_FD (and `clonefd` 0) the
+/// file descriptor.
+///
+/// # Safety
+///
+/// As [`clone4_regs`].
+pub unsafe fn clone4_syscall(
+    flags_high: u64,
+    flags_low: u64,
+    size: usize,
+    args: *const c_void,
+) -> nix::Result<c_long> {
+    // SAFETY: the caller's contract; the kernel reads `args` and writes
+    // only through the pointers in it that the flags select.
     let ret = unsafe {
         libc::syscall(
             c_long::from(uapi::__NR_clone4),
@@ -72,10 +96,7 @@ pub unsafe fn clone4_regs(
             0u64,
         )
     };
-    Ok(match Errno::result(ret)? {
-        0 => Forked::Child,
-        pid => Forked::Parent(Pid::from_raw(pid as libc::pid_t)),
-    })
+    Errno::result(ret)
 }
 
 /// clone4(flags, size, args) as fork(2): the child runs `child` and
@@ -115,7 +136,7 @@ pub unsafe fn fork_like_regs(
     Ok(run_child(forked, child))
 }
 
-fn assert_fork_like(flags_low: u32) {
+pub(crate) fn assert_fork_like(flags_low: u32) {
     assert!(
         u64::from(flags_low) & NOT_FORK_LIKE == 0,
         "fork_like: flags {flags_low:#x} would share memory or TLS with the child"
@@ -168,6 +189,21 @@ extern "C" {
     /// Child body: as [`c4_child_report`], and `tls` too (the child must
     /// have a TLS block: CLONE_SETTLS, or the caller's); exits 0.
     pub fn c4_child_report_tls(arg: *mut c_void) -> c_int;
+
+    /// Child body: waits for a byte on the [`PipeGate`] at `arg`, then
+    /// exits with its `code` (1 if the pipe reached EOF instead).
+    pub fn c4_child_wait_pipe(arg: *mut c_void) -> c_int;
+}
+
+/// `struct c4_pipe_gate` (csupport/raw_clone.c): the argument of
+/// [`c4_child_wait_pipe`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PipeGate {
+    /// The read end of a pipe the child waits on.
+    pub fd: c_int,
+    /// The child's exit code once a byte came.
+    pub code: c_int,
 }
 
 /// clone4(flags, sizeof(*args), args) whose child runs `child(arg)` on the

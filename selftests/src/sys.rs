@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::AtomicI32;
 use std::time::Duration;
@@ -85,6 +85,109 @@ pub fn clone3_plain(args: &mut CloneArgsWithTail, size: usize) -> nix::Result<Pi
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit() is async-signal-safe and takes no pointer.
     unsafe { libc::_exit(code) }
+}
+
+/// SYS_exit: ends the calling thread only (the process goes on while it
+/// has other threads), with `code` as the thread's exit code.
+pub fn exit_thread(code: i32) -> ! {
+    // SAFETY: SYS_exit takes no pointer and does not return. The thread's
+    // stack and TLS stay mapped: nothing of it is used any more.
+    unsafe { libc::syscall(libc::SYS_exit, code) };
+    unreachable!("SYS_exit returned")
+}
+
+/// A new file descriptor the kernel returned as a syscall result.
+fn new_fd(ret: libc::c_long) -> nix::Result<OwnedFd> {
+    let fd = RawFd::try_from(Errno::result(ret)?).map_err(|_| Errno::EOVERFLOW)?;
+    // SAFETY: the syscall succeeded, so `fd` is a new open file descriptor
+    // that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// pidfd_open(pid, 0).
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: no memory is passed.
+    new_fd(unsafe {
+        libc::syscall(
+            libc::c_long::from(uapi::__NR_pidfd_open),
+            pid.as_raw(),
+            0u32,
+        )
+    })
+}
+
+/// pidfd_getfd(pidfd, targetfd, 0): a copy of another process's fd.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: RawFd) -> nix::Result<OwnedFd> {
+    // SAFETY: no memory is passed.
+    new_fd(unsafe {
+        libc::syscall(
+            libc::c_long::from(uapi::__NR_pidfd_getfd),
+            pidfd.as_raw_fd(),
+            targetfd,
+            0u32,
+        )
+    })
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The capability number of CAP_SYS_ADMIN (linux/capability.h).
+pub const CAP_SYS_ADMIN: u32 = 21;
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two `CapData`, capabilities 0-63.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// The calling thread's capability sets (capget).
+fn capget() -> nix::Result<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 reads the header and writes two CapData.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            ptr::from_mut(&mut header),
+            data.as_mut_ptr(),
+        )
+    };
+    Errno::result(ret).map(|_| data)
+}
+
+/// Whether the capability `cap` (e.g. [`CAP_SYS_ADMIN`]) is in the
+/// calling thread's effective set.
+pub fn has_effective_cap(cap: u32) -> nix::Result<bool> {
+    let data = capget()?;
+    Ok(data[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0)
+}
+
+/// Removes `cap` from the calling thread's effective set (capset); the
+/// permitted set keeps it.
+pub fn drop_effective_cap(cap: u32) -> nix::Result<()> {
+    let mut data = capget()?;
+    data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: version 3 reads the header and two CapData.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, ptr::from_mut(&mut header), data.as_ptr()) };
+    Errno::result(ret).map(drop)
 }
 
 /// pidfd_send_signal(pidfd, signal, NULL, 0).

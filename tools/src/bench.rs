@@ -42,7 +42,7 @@ fn measure(p: &Project, cold: bool) -> Result<String> {
     if cold {
         let out = p.path("build/bench-cold");
         let _ = std::fs::remove_dir_all(&out);
-        configure(p, &out)?;
+        configure(p, &out, &crate::kernel::MAIN)?;
         rows.push((
             "cold build, no ccache (bzImage)".into(),
             timed("cold build", || build(p, &out))?,

@@ -4,13 +4,17 @@
 //! building into the same out-of-tree directory as the main build, so each
 //! step recompiles only what that patch touched and the walk ends at the
 //! branch tip, where the main build then has nothing left to do.  Commits
-//! already proven (same source tree, same config fragment) are remembered in
+//! already proven (same source tree, same config fragments) are remembered in
 //! build/bisect-ok and not built again.
+//!
+//! The walk is done for each configuration variant: the main one, and
+//! CONFIG_CLONEFD=n (in its own build directory) for the commits that have
+//! the option.
 
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 
-use crate::kernel;
+use crate::kernel::{self, Variant};
 use crate::project::{output, run, step, Project};
 use crate::tally::Tally;
 
@@ -18,19 +22,40 @@ fn verified_file(p: &Project) -> std::path::PathBuf {
     p.path("build/bisect-ok")
 }
 
-/// A key for "this source tree, built with this config fragment".
-fn key(p: &Project, commit: &str) -> Result<String> {
+/// A key for "this source tree, built with these config fragments".
+fn key(p: &Project, commit: &str, v: &Variant) -> Result<String> {
     let tree = output(
         p.git_linux()
             .args(["rev-parse", &format!("{commit}^{{tree}}")]),
     )?;
-    let config =
-        output(crate::project::cmd("git", &["hash-object"]).arg(p.path("ci/kernel.config")))?;
-    Ok(format!("{} {}", tree.trim(), config.trim()))
+    let mut k = tree.trim().to_string();
+    for f in v.fragments() {
+        let hash = output(crate::project::cmd("git", &["hash-object"]).arg(p.path(f)))?;
+        k.push(' ');
+        k.push_str(hash.trim());
+    }
+    Ok(k)
 }
 
-/// Build each commit of base..branch; one check per commit.
+/// Whether `commit` has what variant `v` configures.
+fn applies(p: &Project, commit: &str, v: &Variant) -> Result<bool> {
+    let Some(symbol) = v.needs_symbol else {
+        return Ok(true);
+    };
+    let kconfig = output(p.git_linux().args(["show", &format!("{commit}:init/Kconfig")]))?;
+    Ok(kconfig.lines().any(|l| l.trim_end() == symbol))
+}
+
+/// Build each commit of base..branch in every variant; one check per
+/// commit and variant.
 pub fn each_patch_builds(p: &Project, t: &mut Tally) -> Result<()> {
+    for v in [kernel::MAIN, kernel::NO_CLONEFD] {
+        walk(p, t, &v)?;
+    }
+    Ok(())
+}
+
+fn walk(p: &Project, t: &mut Tally, v: &Variant) -> Result<()> {
     let base = crate::base::commit(p);
     let br = p.pins.get("BRANCH");
     let commits = output(
@@ -43,20 +68,31 @@ pub fn each_patch_builds(p: &Project, t: &mut Tally) -> Result<()> {
         .lines()
         .map(str::to_string)
         .collect();
-    let out = p.kernel_out();
+    let out = v.out(p);
     let mut moved = false;
     for (i, c) in commits.lines().enumerate() {
+        if !applies(p, c, v)? {
+            continue;
+        }
         let subject = output(p.git_linux().args(["log", "-1", "--format=%s", c]))?;
-        let name = format!("patch {} builds on its own: {}", i + 1, subject.trim());
-        let k = key(p, c)?;
+        let name = match v.overlay {
+            None => format!("patch {} builds on its own: {}", i + 1, subject.trim()),
+            Some(_) => format!("patch {} builds ({}): {}", i + 1, v.name, subject.trim()),
+        };
+        let k = key(p, c, v)?;
         if done.contains(&k) {
             t.pass(&name);
             continue;
         }
-        step(&format!("building patch {}: {}", i + 1, subject.trim()));
+        step(&format!(
+            "building patch {} ({}): {}",
+            i + 1,
+            v.name,
+            subject.trim()
+        ));
         run(p.git_linux().args(["checkout", "-q", "--detach", c]))?;
         moved = true;
-        let r = kernel::build_in(p, &out);
+        let r = kernel::build_in(p, &out, v);
         if r.is_ok() {
             done.insert(k);
         }

@@ -7,7 +7,7 @@ use crate::ktap::{self, Outcome, Suite};
 use crate::project::{cmd, output, run, step, Project};
 use crate::tally::Tally;
 use crate::vm::{GuestExit, Vm};
-use crate::{bisect, kernel, manpage, series, setup, testbuild};
+use crate::{bisect, kernel, kernel_lint, manpage, series, setup, testbuild};
 
 const BASELINE: &str = "ci/upstream-baseline.txt";
 
@@ -43,9 +43,11 @@ pub fn all(p: &Project) -> Result<()> {
     );
     t.record("build: selftests/", testbuild::build_selftests(p));
     lints(p, &mut t);
+    kernel_lint::run(p, &mut t);
     manpage::lint(p, &mut t)?;
     runner_selftest(p, &mut t)?;
     guest_tests(p, &mut t)?;
+    no_clonefd_tests(p, &mut t)?;
     t.finish()
 }
 
@@ -188,12 +190,38 @@ pub fn guest_tests(p: &Project, t: &mut Tally) -> Result<()> {
     let suites = ktap::parse(&out);
     let find = |n: &str| suites.iter().find(|s| s.name == n);
     match find("selftests") {
-        Some(s) => count_selftests(s, t),
+        Some(s) => count_selftests(s, t, "selftests"),
         None => t.fail("selftests/", "no output from the guest"),
     }
     match find("upstream") {
         Some(s) => compare_upstream(p, s, t)?,
         None => t.fail("the kernel's selftests", "no output from the guest"),
+    }
+    Ok(())
+}
+
+/// The CONFIG_CLONEFD=n kernel: clone4() works, CLONE_FD gives EINVAL.
+pub fn no_clonefd_tests(p: &Project, t: &mut Tally) -> Result<()> {
+    let v = kernel::NO_CLONEFD;
+    let label = "CONFIG_CLONEFD=n";
+    if !t.record(
+        &format!("kernel build ({label})"),
+        kernel::build_in(p, &v.out(p), &v),
+    ) {
+        return Ok(());
+    }
+    step("booting the CONFIG_CLONEFD=n kernel: clone4() without CLONE_FD");
+    let (e, out) = Vm::with_kernel(p, v.out(p))?.run_capture(
+        "no-clonefd",
+        "bash ci/guest-tests.sh no-clonefd",
+        GUEST_TESTS_TIMEOUT,
+    )?;
+    if let Some(why) = guest_failure(e, p, "no-clonefd.console.log") {
+        t.fail(&format!("guest test run ({label})"), &why);
+    }
+    match ktap::parse(&out).iter().find(|s| s.name == "no-clonefd") {
+        Some(s) => count_selftests(s, t, label),
+        None => t.fail(label, "no output from the guest"),
     }
     Ok(())
 }
@@ -217,10 +245,10 @@ fn check_suite_shape(s: &Suite, t: &mut Tally, label: &str) {
     }
 }
 
-fn count_selftests(s: &Suite, t: &mut Tally) {
-    check_suite_shape(s, t, "selftests/");
+fn count_selftests(s: &Suite, t: &mut Tally, label: &str) {
+    check_suite_shape(s, t, label);
     for (name, o) in &s.results {
-        let label = format!("selftests: {name}");
+        let label = format!("{label}: {name}");
         match o {
             Outcome::Pass => t.pass(&label),
             Outcome::Fail(why) => t.fail(&label, if why.is_empty() { "not ok" } else { why }),
@@ -332,7 +360,7 @@ mod tests {
     fn selftests_pass(out: &str) -> bool {
         let suites = ktap::parse(out);
         let mut t = Tally::default();
-        count_selftests(&suites[0], &mut t);
+        count_selftests(&suites[0], &mut t, "selftests");
         t.finish().is_ok()
     }
 

@@ -23,23 +23,86 @@ pub fn make(p: &Project, out: &Path) -> Command {
     c
 }
 
-/// The `CONFIG_X=v` lines of the fragment that must end up in .config.
-fn requested(p: &Project) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(p.path(FRAGMENT))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("CONFIG_"))
-        .map(str::to_string)
-        .collect())
+/// A kernel configuration: `ci/kernel.config` on `make tinyconfig`, then
+/// an optional overlay fragment whose lines win.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// Short name, for messages and the build directory.
+    pub name: &'static str,
+    /// Fragment merged after `ci/kernel.config`.
+    pub overlay: Option<&'static str>,
+    /// Only commits whose `init/Kconfig` has this symbol take this variant.
+    pub needs_symbol: Option<&'static str>,
 }
 
-/// tinyconfig + ci/kernel.config, then check every option took.
-pub fn configure(p: &Project, out: &Path) -> Result<()> {
+/// The configuration everything is built, tested and benchmarked with.
+pub const MAIN: Variant = Variant {
+    name: "main",
+    overlay: None,
+    needs_symbol: None,
+};
+
+/// The series without CLONE_FD: it must still build (and CLONE_FD fail).
+pub const NO_CLONEFD: Variant = Variant {
+    name: "no-clonefd",
+    overlay: Some("ci/kernel-no-clonefd.config"),
+    needs_symbol: Some("config CLONEFD"),
+};
+
+impl Variant {
+    /// Its out-of-tree build directory.
+    pub fn out(&self, p: &Project) -> std::path::PathBuf {
+        match self.overlay {
+            None => p.kernel_out(),
+            Some(_) => p.path(&format!("build/kernel-{}", self.name)),
+        }
+    }
+
+    /// The fragments, in merge order.
+    pub fn fragments(&self) -> Vec<&'static str> {
+        std::iter::once(FRAGMENT).chain(self.overlay).collect()
+    }
+}
+
+/// The `CONFIG_X=v` and `# CONFIG_X is not set` lines of the fragments
+/// that must end up in .config; a later fragment's line for a symbol wins.
+fn requested(p: &Project, v: &Variant) -> Result<Vec<String>> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for f in v.fragments() {
+        let text = std::fs::read_to_string(p.path(f))?;
+        for line in text.lines().map(str::trim) {
+            let Some(symbol) = config_symbol(line) else {
+                continue;
+            };
+            wanted.retain(|(s, _)| s != symbol);
+            wanted.push((symbol.to_string(), line.to_string()));
+        }
+    }
+    Ok(wanted.into_iter().map(|(_, line)| line).collect())
+}
+
+/// `CONFIG_X` of `CONFIG_X=v` or `# CONFIG_X is not set`.
+fn config_symbol(line: &str) -> Option<&str> {
+    if let Some(unset) = line.strip_prefix("# ") {
+        return unset.strip_suffix(" is not set");
+    }
+    line.starts_with("CONFIG_")
+        .then(|| line.split('=').next())
+        .flatten()
+}
+
+/// tinyconfig + the variant's fragments, then check every option took.
+pub fn configure(p: &Project, out: &Path, v: &Variant) -> Result<()> {
     let config = out.join(".config");
-    let fragment = p.path(FRAGMENT);
-    let fresh = match (config.metadata(), fragment.metadata()) {
-        (Ok(c), Ok(f)) => c.modified()? >= f.modified()?,
+    let newest_fragment = v
+        .fragments()
+        .iter()
+        .map(|f| p.path(f).metadata().and_then(|m| m.modified()))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .max();
+    let fresh = match (config.metadata(), newest_fragment) {
+        (Ok(c), Some(f)) => c.modified()? >= f,
         _ => false,
     };
     std::fs::create_dir_all(out)?;
@@ -48,8 +111,9 @@ pub fn configure(p: &Project, out: &Path) -> Result<()> {
             bail!("`make LLVM=1 rustavailable` says this toolchain cannot build the kernel's Rust");
         }
         step(&format!(
-            "configuring {} (tinyconfig + {FRAGMENT})",
-            out.display()
+            "configuring {} (tinyconfig + {})",
+            out.display(),
+            v.fragments().join(" + ")
         ));
         run(make(p, out).arg("tinyconfig"))?;
         run(cmd("sh", &[] as &[&str])
@@ -57,19 +121,20 @@ pub fn configure(p: &Project, out: &Path) -> Result<()> {
             .args(["-m", "-O"])
             .arg(out)
             .arg(&config)
-            .arg(&fragment)
+            .args(v.fragments().iter().map(|f| p.path(f)))
             .stdout(std::process::Stdio::null()))?;
     }
     // New symbols from the series get their defaults.
     run(make(p, out).arg("olddefconfig"))?;
     let have = std::fs::read_to_string(&config)?;
-    let missing: Vec<String> = requested(p)?
+    let missing: Vec<String> = requested(p, v)?
         .into_iter()
         .filter(|want| !have.lines().any(|l| l == want))
         .collect();
     if !missing.is_empty() {
         bail!(
-            "{FRAGMENT} asks for options that the kernel's Kconfig refused: {}",
+            "{} asks for options that the kernel's Kconfig refused: {}",
+            v.fragments().join(" + "),
             missing.join(" ")
         );
     }
@@ -77,8 +142,8 @@ pub fn configure(p: &Project, out: &Path) -> Result<()> {
 }
 
 /// Build bzImage and the UAPI headers; print how long it took.
-pub fn build_in(p: &Project, out: &Path) -> Result<()> {
-    configure(p, out)?;
+pub fn build_in(p: &Project, out: &Path, v: &Variant) -> Result<()> {
+    configure(p, out, v)?;
     step(&format!("building the kernel in {}", out.display()));
     let t = Instant::now();
     run(make(p, out).arg("bzImage")).context("kernel build failed")?;
@@ -88,7 +153,7 @@ pub fn build_in(p: &Project, out: &Path) -> Result<()> {
 }
 
 pub fn build(p: &Project) -> Result<()> {
-    build_in(p, &p.kernel_out())
+    build_in(p, &p.kernel_out(), &MAIN)
 }
 
 /// `scripts/checksyscalls.sh` as Kbuild runs it for x86_64: quiet when
@@ -121,4 +186,20 @@ pub fn checksyscalls(p: &Project) -> Result<()> {
         bail!("checksyscalls.sh failed: {}", text.trim());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_symbol;
+
+    #[test]
+    fn config_lines_name_their_symbol() {
+        assert_eq!(config_symbol("CONFIG_RUST=y"), Some("CONFIG_RUST"));
+        assert_eq!(
+            config_symbol("# CONFIG_CLONEFD is not set"),
+            Some("CONFIG_CLONEFD")
+        );
+        assert_eq!(config_symbol("# Rust (comment)"), None);
+        assert_eq!(config_symbol(""), None);
+    }
 }

@@ -9,6 +9,7 @@ mod bench;
 mod bisect;
 mod check;
 mod kernel;
+mod kernel_lint;
 mod ktap;
 mod manpage;
 mod pins;

@@ -6,6 +6,7 @@
 
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use crate::project::{cmd, Project};
@@ -47,12 +48,20 @@ impl GuestExit {
 
 pub struct Vm<'a> {
     p: &'a Project,
+    /// The kernel build directory to boot.
+    kernel: PathBuf,
 }
 
 impl<'a> Vm<'a> {
+    /// A VM booting the main kernel build.
     pub fn new(p: &'a Project) -> Result<Self> {
+        Self::with_kernel(p, p.kernel_out())
+    }
+
+    /// A VM booting the kernel built in `kernel`.
+    pub fn with_kernel(p: &'a Project, kernel: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(p.logs())?;
-        Ok(Vm { p })
+        Ok(Vm { p, kernel })
     }
 
     /// Boot, run `guest_cmd`, show its output; return how it ended.
@@ -71,7 +80,7 @@ impl<'a> Vm<'a> {
         let mut c = cmd("bash", &[] as &[&str]);
         c.arg(self.p.path("ci/qemu-run"))
             .arg("--kernel")
-            .arg(self.p.kernel_out())
+            .arg(&self.kernel)
             .arg("--timeout")
             .arg(timeout.to_string())
             .arg("--log")

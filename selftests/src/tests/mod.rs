@@ -7,6 +7,20 @@ mod clone4_args;
 mod clone4_child;
 mod clone4_common;
 mod clone4_flags;
+mod clone4_without_clonefd;
+mod clonefd_close;
+mod clonefd_common;
+mod clonefd_errors;
+mod clonefd_file;
+mod clonefd_ioctl;
+mod clonefd_orphan;
+mod clonefd_poll;
+mod clonefd_ptrace;
+mod clonefd_read;
+mod clonefd_reap;
+mod clonefd_rusage;
+mod clonefd_spawn;
+mod clonefd_threads;
 mod common;
 
 use crate::ktap::Test;
@@ -16,6 +30,19 @@ pub fn all() -> Vec<Test> {
     tests.extend(clone4_args::tests());
     tests.extend(clone4_flags::tests());
     tests.extend(clone4_child::tests());
+    tests.extend(clone4_without_clonefd::tests());
+    tests.extend(clonefd_spawn::tests());
+    tests.extend(clonefd_reap::tests());
+    tests.extend(clonefd_read::tests());
+    tests.extend(clonefd_rusage::tests());
+    tests.extend(clonefd_poll::tests());
+    tests.extend(clonefd_ioctl::tests());
+    tests.extend(clonefd_file::tests());
+    tests.extend(clonefd_close::tests());
+    tests.extend(clonefd_ptrace::tests());
+    tests.extend(clonefd_threads::tests());
+    tests.extend(clonefd_orphan::tests());
+    tests.extend(clonefd_errors::tests());
     tests.extend(c_harness::tests());
     tests
 }

@@ -1,0 +1,263 @@
+//! CLONE_FD: failures leave nothing behind: no fd, no child.
+//!
+//! Every test SKIPs unless `clonefd_available()`. A child created by these
+//! calls writes a byte to a marker pipe and exits with 42 (`CHILD_OK`), so
+//! a child created by a call that failed shows up there, as well as in
+//! /proc (a process whose parent is the test).
+//!
+//! - `clonefd_emfile_{stored,returned}`: with RLIMIT_NOFILE lowered and
+//!   every fd below it in use, clone4(CLONE_FD) (fd stored through
+//!   `clonefd`, or returned) fails with EMFILE, and no child ran or exists.
+//!   Fails with `succeeded with ..`, another errno, a marker byte, or the
+//!   pids of the children found.
+//! - `clonefd_fail_nth`: fault injection (/proc/thread-self/fail-nth) at
+//!   the 1st, 2nd, ... fault point of clone4(CLONE_FD), until a call passes
+//!   all of them. Every call that fails (its errno is printed as a
+//!   diagnostic) leaves the fds of /proc/self/fd as they were and creates
+//!   no child; every call that succeeds gives a working fd (its child's
+//!   exit is reported). So that GFP_KERNEL allocations can fail, the test
+//!   sets `failslab/ignore-gfp-wait` to N in debugfs (mounted in a mount
+//!   namespace of its own if needed) and quiets the fault attributes'
+//!   `verbose`, restoring both at the end. SKIPs without fail-nth
+//!   (CONFIG_FAULT_INJECTION); fails if no call passes within 5000 points.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::ptr;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::poll::PollFlags;
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::unistd::{dup, getpid};
+
+use super::clone4_common::CHILD_OK;
+use super::clonefd_common::{check_exit_reported, children_of, open_fds, poll_in, GRACE};
+use crate::clonefd::{self, CLONE_FD};
+use crate::feature::clonefd_available;
+use crate::ktap::{self, Failure, Outcome, Test, TestResult};
+
+/// RLIMIT_NOFILE for the EMFILE tests.
+const NOFILE: u64 = 64;
+const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
+const DEBUGFS: &str = "/sys/kernel/debug";
+/// Fault points tried at most.
+const MAX_FAULT_POINTS: u32 = 5000;
+/// debugfs knobs set for the fail-nth test: (path under DEBUGFS, value).
+const KNOBS: &[(&str, &str)] = &[
+    ("failslab/ignore-gfp-wait", "N"),
+    ("failslab/verbose", "0"),
+    ("fail_page_alloc/verbose", "0"),
+    ("fail_usercopy/verbose", "0"),
+];
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("clonefd_emfile_stored", || emfile(false)),
+        Test::new("clonefd_emfile_returned", || emfile(true)),
+        Test::new("clonefd_fail_nth", fail_nth).with_timeout(Duration::from_secs(300)),
+    ]
+}
+
+/// A pipe that every child created here writes one byte to.
+struct Marker {
+    reader: PipeReader,
+    writer: PipeWriter,
+}
+
+impl Marker {
+    fn new() -> io::Result<Self> {
+        let (reader, writer) = io::pipe()?;
+        Ok(Marker { reader, writer })
+    }
+
+    /// clone4(CLONE_FD), the fd stored or returned; the child marks and
+    /// exits with CHILD_OK. The fd.
+    fn spawn(&self, returned: bool) -> nix::Result<OwnedFd> {
+        let child = || {
+            let _ = (&self.writer).write_all(b"c");
+            CHILD_OK
+        };
+        if returned {
+            // SAFETY: the test process is single-threaded; no struct; the
+            // child writes to a pipe and exits.
+            unsafe { clonefd::fork_like_returning_fd(CLONE_FD, 0, ptr::null(), child) }
+        } else {
+            // SAFETY: as above, with the struct of fork_like_fd().
+            unsafe { clonefd::fork_like_fd(CLONE_FD, child) }.map(|child| child.fd)
+        }
+    }
+
+    /// Nothing marked (poll with `timeout`).
+    fn check_unmarked(&self, timeout: Duration) -> Result<(), Failure> {
+        let revents = check_ok!(poll_in(self.reader.as_fd(), timeout));
+        check!(
+            !revents.contains(PollFlags::POLLIN),
+            "a child ran although clone4() failed"
+        );
+        Ok(())
+    }
+
+    /// Takes the one mark of a child that has exited.
+    fn check_marked(&self) -> Result<(), Failure> {
+        let mut byte = [0u8; 1];
+        check_ok!((&self.reader).read_exact(&mut byte));
+        Ok(())
+    }
+}
+
+/// No process has the test as its parent.
+fn check_no_child() -> Result<(), Failure> {
+    let children = check_ok!(children_of(getpid()));
+    check!(children.is_empty(), "children exist: {children:?}");
+    Ok(())
+}
+
+fn emfile(returned: bool) -> TestResult {
+    require!(clonefd_available());
+    let marker = check_ok!(Marker::new());
+    let (_, hard) = check_ok!(getrlimit(Resource::RLIMIT_NOFILE));
+    check_ok!(setrlimit(Resource::RLIMIT_NOFILE, NOFILE.min(hard), hard));
+    let mut fillers = Vec::new();
+    loop {
+        match dup(marker.reader.as_fd()) {
+            Ok(fd) => fillers.push(fd),
+            Err(Errno::EMFILE) => break,
+            Err(err) => fail!("filling the fd table: {err}"),
+        }
+    }
+    let result = marker.spawn(returned);
+    drop(fillers);
+    check_err!(result, Errno::EMFILE);
+    marker.check_unmarked(GRACE)?;
+    check_no_child()?;
+    Ok(Outcome::Pass)
+}
+
+/// The debugfs knobs changed, restored when dropped.
+struct Knobs {
+    saved: Vec<(String, String)>,
+}
+
+impl Knobs {
+    /// Sets each of KNOBS that can be set; says which could not.
+    fn set() -> (Knobs, Vec<String>) {
+        let mut knobs = Knobs { saved: Vec::new() };
+        let mut missing = Vec::new();
+        if let Err(err) = mount_debugfs() {
+            missing.push(format!("debugfs: {err}"));
+        }
+        for &(name, value) in KNOBS {
+            let path = format!("{DEBUGFS}/{name}");
+            match fs::read_to_string(&path).and_then(|old| {
+                fs::write(&path, value)?;
+                Ok(old)
+            }) {
+                Ok(old) => knobs.saved.push((path, old.trim().to_owned())),
+                Err(err) => missing.push(format!("{path}: {err}")),
+            }
+        }
+        (knobs, missing)
+    }
+}
+
+impl Drop for Knobs {
+    fn drop(&mut self) {
+        for (path, old) in &self.saved {
+            let _ = fs::write(path, old);
+        }
+    }
+}
+
+/// debugfs at DEBUGFS, mounted in a private mount namespace if it is not
+/// there already.
+fn mount_debugfs() -> nix::Result<()> {
+    if Path::new(DEBUGFS).join("failslab").exists() {
+        return Ok(());
+    }
+    unshare(CloneFlags::CLONE_NEWNS)?;
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)?;
+    mount(
+        Some("debugfs"),
+        DEBUGFS,
+        Some("debugfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+}
+
+/// Arms fail-nth for the `n`th fault point from now.
+fn arm(fail_nth: &mut File, n: u32) -> io::Result<()> {
+    fail_nth.write_all(n.to_string().as_bytes())
+}
+
+/// Whether the armed fault was injected (fail-nth counted down to 0), then
+/// disarms it. A read that itself hits the last fault point fails: not
+/// injected before.
+fn injected_then_disarm(fail_nth: &mut File) -> bool {
+    let mut buf = [0u8; 16];
+    let injected = match fail_nth.read_at(&mut buf, 0) {
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).trim() == "0",
+        Err(_) => false,
+    };
+    // Its own copy from user space may consume the last count: either way
+    // fail-nth is 0 afterwards.
+    let _ = fail_nth.write_all(b"0");
+    injected
+}
+
+fn fail_nth() -> TestResult {
+    require!(clonefd_available());
+    if !Path::new(FAIL_NTH).exists() {
+        skip!("{FAIL_NTH} does not exist (kernel without CONFIG_FAULT_INJECTION)");
+    }
+    let (_knobs, missing) = Knobs::set();
+    if !missing.is_empty() {
+        ktap::diag(&format!(
+            "fail-nth: not set, so some allocations cannot fail: {}",
+            missing.join("; ")
+        ));
+    }
+    let marker = check_ok!(Marker::new());
+    let mut fail_nth = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
+    let mut errors = Vec::new();
+    for n in 1..=MAX_FAULT_POINTS {
+        let fds_before = check_ok!(open_fds());
+        check_ok!(arm(&mut fail_nth, n));
+        let result = marker.spawn(true);
+        let injected = injected_then_disarm(&mut fail_nth);
+        match result {
+            Err(errno) => {
+                errors.push(format!("{n}:{errno}"));
+                check_eq!(check_ok!(open_fds()), fds_before);
+                marker.check_unmarked(Duration::ZERO)?;
+                check_no_child()?;
+            }
+            Ok(fd) => {
+                check_exit_reported(fd.as_fd(), CHILD_OK)?;
+                marker.check_marked()?;
+                if !injected {
+                    ktap::diag(&format!(
+                        "fail-nth: clone4(CLONE_FD) passed {} fault points; failed at {}",
+                        n - 1,
+                        if errors.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            errors.join(" ")
+                        }
+                    ));
+                    marker.check_unmarked(GRACE)?;
+                    check_no_child()?;
+                    return Ok(Outcome::Pass);
+                }
+            }
+        }
+    }
+    fail!("clone4(CLONE_FD) still hit fault point {MAX_FAULT_POINTS}")
+}

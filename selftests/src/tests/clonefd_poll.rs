@@ -1,0 +1,202 @@
+//! CLONE_FD: poll(), select() and epoll on the fd.
+//!
+//! Every test SKIPs unless `clonefd_available()`. Children wait at a gate
+//! (a pipe) until the test lets them exit with 42 (`CHILD_OK`).
+//!
+//! - `clonefd_poll_running_nothing`: while the child runs, poll() for
+//!   every event with a zero timeout returns 0 with no revents. Fails with
+//!   the revents (e.g. `POLLOUT`).
+//! - `clonefd_poll_exited_in_rdnorm_hup`: once the child has exited,
+//!   poll() for every event gives exactly POLLIN | POLLRDNORM | POLLHUP.
+//! - `clonefd_poll_wakes_on_exit`: a poll() for POLLIN | POLLRDNORM
+//!   started while the child runs returns when a helper thread lets it exit
+//!   (200 ms later), not before (`released: false`) and not only at its
+//!   5 s timeout, with POLLIN | POLLRDNORM | POLLHUP.
+//! - `clonefd_select`: select() with read, write and except sets and a
+//!   zero timeout returns 0 while the child runs; after its exit the fd is
+//!   in the read set only.
+//! - `clonefd_epoll_level_triggered`: EPOLLIN | EPOLLRDNORM registered:
+//!   epoll_wait() gives nothing while the child runs, then EPOLLIN |
+//!   EPOLLRDNORM | EPOLLHUP after its exit, again on the next call.
+//! - `clonefd_epoll_edge_triggered`: with EPOLLET, one event after the
+//!   exit, none on a call 200 ms later (the level-triggered test makes
+//!   the same call and gets the event again).
+//! - `clonefd_epoll_wakes_on_exit`: an epoll_wait() started while the
+//!   child runs returns with the event when it exits.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::thread;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::select::{select, FdSet};
+use nix::sys::time::{TimeVal, TimeValLike};
+
+use super::clone4_common::CHILD_OK;
+use super::clonefd_common::{await_readable, block_while_opening, spawn_gated, Gate, GRACE};
+use super::common::PATIENCE;
+use crate::clonefd::Clonefd;
+use crate::feature::clonefd_available;
+use crate::ktap::{Failure, Outcome, Test, TestResult};
+
+/// Every event poll() can be asked for.
+const ALL_EVENTS: PollFlags = PollFlags::POLLIN
+    .union(PollFlags::POLLPRI)
+    .union(PollFlags::POLLOUT)
+    .union(PollFlags::POLLRDNORM)
+    .union(PollFlags::POLLRDBAND)
+    .union(PollFlags::POLLWRNORM)
+    .union(PollFlags::POLLWRBAND);
+/// What an exited child's fd reports.
+const EXITED: PollFlags = PollFlags::POLLIN
+    .union(PollFlags::POLLRDNORM)
+    .union(PollFlags::POLLHUP);
+const EPOLL_EXITED: EpollFlags = EpollFlags::EPOLLIN
+    .union(EpollFlags::EPOLLRDNORM)
+    .union(EpollFlags::EPOLLHUP);
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("clonefd_poll_running_nothing", running_nothing),
+        Test::new("clonefd_poll_exited_in_rdnorm_hup", exited_in_rdnorm_hup),
+        Test::new("clonefd_poll_wakes_on_exit", poll_wakes_on_exit),
+        Test::new("clonefd_select", select_sets),
+        Test::new("clonefd_epoll_level_triggered", || epoll_repeats(false)),
+        Test::new("clonefd_epoll_edge_triggered", || epoll_repeats(true)),
+        Test::new("clonefd_epoll_wakes_on_exit", epoll_wakes_on_exit),
+    ]
+}
+
+/// A gated child, and its gate.
+fn gated() -> Result<(Gate, Clonefd), Failure> {
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    Ok((gate, child))
+}
+
+/// poll(fd, events, timeout): (the number returned, the revents).
+fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    timeout: PollTimeout,
+) -> nix::Result<(i32, PollFlags)> {
+    let mut fds = [PollFd::new(fd, events)];
+    let n = poll(&mut fds, timeout)?;
+    Ok((n, fds[0].revents().unwrap_or(PollFlags::empty())))
+}
+
+fn running_nothing() -> TestResult {
+    require!(clonefd_available());
+    let (_gate, child) = gated()?;
+    let polled = check_ok!(poll_one(child.fd.as_fd(), ALL_EVENTS, PollTimeout::ZERO));
+    check_eq!(polled, (0, PollFlags::empty()));
+    Ok(Outcome::Pass)
+}
+
+fn exited_in_rdnorm_hup() -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    check_ok!(gate.open());
+    await_readable(child.fd.as_fd())?;
+    let polled = check_ok!(poll_one(child.fd.as_fd(), ALL_EVENTS, PollTimeout::ZERO));
+    check_eq!(polled, (1, EXITED));
+    Ok(Outcome::Pass)
+}
+
+fn poll_wakes_on_exit() -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    let timeout = check_ok!(PollTimeout::try_from(PATIENCE));
+    let fd = child.fd.as_fd();
+    let events = PollFlags::POLLIN | PollFlags::POLLRDNORM;
+    let (polled, released) = block_while_opening(&gate, || poll_one(fd, events, timeout))?;
+    let polled = check_ok!(polled);
+    check!(
+        released,
+        "poll() returned {polled:?} before the child was let go"
+    );
+    check_eq!(polled, (1, EXITED));
+    Ok(Outcome::Pass)
+}
+
+/// select() on `fd` in all three sets with a zero timeout: the number
+/// returned and whether `fd` is in the read, write and except sets.
+fn select_now(fd: BorrowedFd<'_>) -> nix::Result<(i32, [bool; 3])> {
+    let mut sets = [FdSet::new(), FdSet::new(), FdSet::new()];
+    for set in &mut sets {
+        set.insert(fd);
+    }
+    let [read, write, except] = &mut sets;
+    let mut timeout = TimeVal::zero();
+    let n = select(None, read, write, except, &mut timeout)?;
+    Ok((n, sets.map(|set| set.contains(fd))))
+}
+
+fn select_sets() -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    let fd = child.fd.as_fd();
+    check_eq!(check_ok!(select_now(fd)), (0, [false; 3]));
+    check_ok!(gate.open());
+    await_readable(fd)?;
+    check_eq!(check_ok!(select_now(fd)), (1, [true, false, false]));
+    Ok(Outcome::Pass)
+}
+
+/// An epoll instance watching `fd` for `flags`.
+fn epoll_on(fd: BorrowedFd<'_>, flags: EpollFlags) -> Result<Epoll, Failure> {
+    let epoll = check_ok!(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC));
+    check_ok!(epoll.add(fd, EpollEvent::new(flags, 7)));
+    Ok(epoll)
+}
+
+/// epoll_wait(): the events reported, as (flags, data).
+fn epoll_events(epoll: &Epoll, timeout: EpollTimeout) -> nix::Result<Vec<(EpollFlags, u64)>> {
+    let mut events = [EpollEvent::empty(); 4];
+    let n = epoll.wait(&mut events, timeout)?;
+    Ok(events[..n].iter().map(|e| (e.events(), e.data())).collect())
+}
+
+fn epoll_repeats(edge: bool) -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    let mut flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDNORM;
+    if edge {
+        flags |= EpollFlags::EPOLLET;
+    }
+    let epoll = epoll_on(child.fd.as_fd(), flags)?;
+    check_eq!(check_ok!(epoll_events(&epoll, EpollTimeout::ZERO)), []);
+    check_ok!(gate.open());
+    let timeout = check_ok!(EpollTimeout::try_from(PATIENCE));
+    check_eq!(
+        check_ok!(epoll_events(&epoll, timeout)),
+        [(EPOLL_EXITED, 7)]
+    );
+    // Time for any later wake-up, which would make EPOLLET report again.
+    thread::sleep(GRACE);
+    let again = check_ok!(epoll_events(&epoll, EpollTimeout::ZERO));
+    if edge {
+        check_eq!(again, []);
+    } else {
+        check_eq!(again, [(EPOLL_EXITED, 7)]);
+    }
+    Ok(Outcome::Pass)
+}
+
+fn epoll_wakes_on_exit() -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    let epoll = epoll_on(
+        child.fd.as_fd(),
+        EpollFlags::EPOLLIN | EpollFlags::EPOLLRDNORM,
+    )?;
+    let timeout = check_ok!(EpollTimeout::try_from(PATIENCE));
+    let (events, released) = block_while_opening(&gate, || epoll_events(&epoll, timeout))?;
+    let events = check_ok!(events);
+    check!(
+        released,
+        "epoll_wait() returned {events:?} before the child was let go"
+    );
+    check_eq!(events, [(EPOLL_EXITED, 7)]);
+    Ok(Outcome::Pass)
+}

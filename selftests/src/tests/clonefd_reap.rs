@@ -1,0 +1,124 @@
+//! CLONE_FD: the child sends no signal when it exits, is never a zombie,
+//! and wait never reports it.
+//!
+//! Every test SKIPs unless `clonefd_available()`. Each child waits at a
+//! gate (a pipe) until the test lets it exit with 42 (`CHILD_OK`); the fd
+//! then reports CLD_EXITED 42 (or the test fails with what it saw).
+//!
+//! - `clonefd_reap_no_sigchld`: a counting SIGCHLD handler counts 0 after
+//!   the child's exit (and 200 ms more). Fails with `left: 1`.
+//! - `clonefd_reap_not_zombie_fd_open`: after the exit, with the fd still
+//!   open, the child disappears from /proc within 5 s (reaped at once).
+//!   Fails with its last /proc state (e.g. `state: 'Z'`).
+//!   (With the fd closed first: `clonefd_close_child_unaffected`.)
+//! - `clonefd_reap_wait_any_echild`: while the child (the only one) runs
+//!   and after its exit: waitpid(-1, WNOHANG) with and without __WALL, and
+//!   waitid(P_ALL, WEXITED | WNOHANG), give ECHILD. Fails with the status
+//!   reported (e.g. `succeeded with StillAlive`).
+//! - `clonefd_reap_wait_pid_echild`: the same for waitpid(pid),
+//!   waitid(P_PID, pid) and waitid(P_PIDFD) on a pidfd_open() pidfd.
+//! - `clonefd_reap_exec_no_sigchld`: a child that execve()s this binary
+//!   with `--exit-with 7`: the fd reports status 7 (43 if the exec
+//!   failed), no SIGCHLD comes, wait gives ECHILD, the child is reaped.
+
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag};
+use nix::unistd::Pid;
+
+use super::clone4_common::CHILD_OK;
+use super::clonefd_common::exited_child;
+use super::clonefd_common::{
+    check_exit_reported, check_no_waitable_child, check_not_waitable, check_reaped, exec_exit_with,
+    spawn_gated, Gate, SigchldCounter,
+};
+use crate::clonefd::{self, CLONE_FD};
+use crate::feature::clonefd_available;
+use crate::ktap::{Failure, Outcome, Test, TestResult};
+use crate::sys;
+
+/// What the exec'ed program exits with.
+const EXEC_STATUS: i32 = 7;
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("clonefd_reap_no_sigchld", no_sigchld),
+        Test::new("clonefd_reap_not_zombie_fd_open", not_zombie_fd_open),
+        Test::new("clonefd_reap_wait_any_echild", wait_any_echild),
+        Test::new("clonefd_reap_wait_pid_echild", wait_pid_echild),
+        Test::new("clonefd_reap_exec_no_sigchld", exec_no_sigchld),
+    ]
+}
+
+fn no_sigchld() -> TestResult {
+    require!(clonefd_available());
+    let counter = check_ok!(SigchldCounter::install());
+    exited_child(0, CHILD_OK)?;
+    counter.check_none_since(0)?;
+    Ok(Outcome::Pass)
+}
+
+fn not_zombie_fd_open() -> TestResult {
+    require!(clonefd_available());
+    let child = exited_child(0, CHILD_OK)?;
+    check_reaped(child.pid)?;
+    drop(child.fd);
+    Ok(Outcome::Pass)
+}
+
+/// Every "any child" wait: ECHILD.
+fn check_wait_any_echild() -> Result<(), Failure> {
+    check_no_waitable_child()?;
+    check_err!(waitpid(None, Some(WaitPidFlag::WNOHANG)), Errno::ECHILD);
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+    check_err!(waitid(Id::All, flags), Errno::ECHILD);
+    Ok(())
+}
+
+fn wait_any_echild() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    check_wait_any_echild()?;
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_wait_any_echild()?;
+    Ok(Outcome::Pass)
+}
+
+/// Every wait for `pid`: ECHILD.
+fn check_wait_pid_echild(pid: Pid) -> Result<(), Failure> {
+    check_not_waitable(pid)?;
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::__WALL;
+    check_err!(waitid(Id::Pid(pid), flags), Errno::ECHILD);
+    Ok(())
+}
+
+fn wait_pid_echild() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let pidfd = check_ok!(sys::pidfd_open(child.pid));
+    check_wait_pid_echild(child.pid)?;
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+    check_err!(sys::waitid_pidfd(pidfd.as_fd(), flags), Errno::ECHILD);
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_wait_pid_echild(child.pid)?;
+    check_err!(sys::waitid_pidfd(pidfd.as_fd(), flags), Errno::ECHILD);
+    Ok(Outcome::Pass)
+}
+
+fn exec_no_sigchld() -> TestResult {
+    require!(clonefd_available());
+    let counter = check_ok!(SigchldCounter::install());
+    // SAFETY: the test process is single-threaded; the child execve()s.
+    let child =
+        check_ok!(unsafe { clonefd::fork_like_fd(CLONE_FD, || exec_exit_with(EXEC_STATUS)) });
+    check_exit_reported(child.fd.as_fd(), EXEC_STATUS)?;
+    counter.check_none_since(0)?;
+    check_no_waitable_child()?;
+    check_reaped(child.pid)?;
+    Ok(Outcome::Pass)
+}
