@@ -42,7 +42,10 @@ fn applies(p: &Project, commit: &str, v: &Variant) -> Result<bool> {
     let Some(symbol) = v.needs_symbol else {
         return Ok(true);
     };
-    let kconfig = output(p.git_linux().args(["show", &format!("{commit}:init/Kconfig")]))?;
+    let kconfig = output(
+        p.git_linux()
+            .args(["show", &format!("{commit}:init/Kconfig")]),
+    )?;
     Ok(kconfig.lines().any(|l| l.trim_end() == symbol))
 }
 

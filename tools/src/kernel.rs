@@ -81,6 +81,17 @@ fn requested(p: &Project, v: &Variant) -> Result<Vec<String>> {
     Ok(wanted.into_iter().map(|(_, line)| line).collect())
 }
 
+/// Whether a Kconfig file of the checked-out tree defines `CONFIG_X`.
+fn defined(p: &Project, symbol: &str) -> Result<bool> {
+    let name = symbol.strip_prefix("CONFIG_").unwrap_or(symbol);
+    let o = p
+        .git_linux()
+        .args(["grep", "-q", "-E", &format!("^(menu)?config {name}$"), "--"])
+        .arg(":(glob)**/Kconfig*")
+        .status()?;
+    Ok(o.success())
+}
+
 /// `CONFIG_X` of `CONFIG_X=v` or `# CONFIG_X is not set`.
 fn config_symbol(line: &str) -> Option<&str> {
     if let Some(unset) = line.strip_prefix("# ") {
@@ -127,10 +138,13 @@ pub fn configure(p: &Project, out: &Path, v: &Variant) -> Result<()> {
     // New symbols from the series get their defaults.
     run(make(p, out).arg("olddefconfig"))?;
     let have = std::fs::read_to_string(&config)?;
-    let missing: Vec<String> = requested(p, v)?
-        .into_iter()
-        .filter(|want| !have.lines().any(|l| l == want))
-        .collect();
+    let mut missing = Vec::new();
+    for want in requested(p, v)? {
+        // Options that the series adds are asked for before they exist.
+        if !have.lines().any(|l| l == want) && defined(p, config_symbol(&want).unwrap_or(""))? {
+            missing.push(want);
+        }
+    }
     if !missing.is_empty() {
         bail!(
             "{} asks for options that the kernel's Kconfig refused: {}",

@@ -29,7 +29,9 @@ pub fn run(p: &Project, t: &mut Tally) {
 }
 
 fn rustfmtcheck(p: &Project) -> Result<()> {
-    let o = kernel::make(p, &p.kernel_out()).arg("rustfmtcheck").output()?;
+    let o = kernel::make(p, &p.kernel_out())
+        .arg("rustfmtcheck")
+        .output()?;
     if !o.status.success() {
         bail!(
             "rustfmt would change:\n{}",
