@@ -6,9 +6,10 @@
 # "# c4-suite: NAME" line and ends with "# c4-exit: STATUS", which tools/
 # reads; the KTAP in between is the suites' own.  Exits 1 if a suite failed.
 #
-#   bash ci/guest-tests.sh [selftests] [upstream] [no-clonefd]
+#   bash ci/guest-tests.sh [selftests] [upstream] [man-example] [no-clonefd]
 #
-# (default: selftests and upstream; no-clonefd is for the kernel built
+# (default: the first three; man-example is the man page's EXAMPLES
+# program, whose output tools/ checks; no-clonefd is for the kernel built
 # with CONFIG_CLONEFD=n: the clone4 tests, expecting CLONE_FD to fail)
 set -u
 
@@ -26,11 +27,15 @@ run_suite() { # run_suite NAME CMD...
 }
 
 echo "# guest kernel: $(uname -r)"
-[ $# -gt 0 ] || set -- selftests upstream
+[ $# -gt 0 ] || set -- selftests upstream man-example
 for suite in "$@"; do
 	case $suite in
 	selftests)
 		run_suite selftests "$root/selftests/target/release/clone4-selftests"
+		;;
+	man-example)
+		run_suite man-example sh -c \
+			"echo hello | '$root/build/man-example/clone4_example'"
 		;;
 	no-clonefd)
 		run_suite no-clonefd env C4_EXPECT_NO_CLONEFD=1 \

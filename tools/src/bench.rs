@@ -1,8 +1,11 @@
-//! `c4 bench`: how fast the edit-build-boot loop is on this machine.
+//! `c4 bench`: how fast the edit-build-boot loop is on this machine, and
+//! what a child costs per way of spawning and reaping it.
 //!
 //! Compiles run with CCACHE_DISABLE=1 so each figure is real compiler work
-//! (a touched file is a ccache hit otherwise).  Figures go to stdout and to
-//! build/bench.txt.
+//! (a touched file is a ccache hit otherwise).  The spawn benchmark
+//! (tools/guest/spawn_bench.c) runs every method interleaved in one boot:
+//! under TCG its ratios are the result, not its microseconds.  Figures go
+//! to stdout and to build/bench.txt.
 
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -77,7 +80,47 @@ fn measure(p: &Project, cold: bool) -> Result<String> {
     for (what, secs) in &rows {
         writeln!(text, "  {secs:8.1}  {what}")?;
     }
+    text.push_str(&spawn_bench(p)?);
     Ok(text)
+}
+
+/// Compile tools/guest/spawn_bench.c against the patched UAPI headers,
+/// run it in the guest; its table.
+fn spawn_bench(p: &Project) -> Result<String> {
+    let exe = p.path("build/bench/spawn_bench");
+    std::fs::create_dir_all(exe.parent().unwrap())?;
+    run(cmd("cc", &["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg("-isystem")
+        .arg(p.uapi_include())
+        .arg(p.path("tools/guest/spawn_bench.c")))?;
+    step("spawn benchmark in the guest");
+    let (e, out) = Vm::new(p)?.run_capture(
+        "bench-spawn",
+        &format!("{} {SPAWN_ROUNDS}", exe.display()),
+        900,
+    )?;
+    check_ok(e)?;
+    let mut text = format!(
+        "spawn and reap a child that exits at once ({SPAWN_ROUNDS} per method, \
+         interleaved, one boot, TCG):\n  {:<34} {:>10} {:>6}\n",
+        "method", "us/child", "ratio"
+    );
+    for line in out.lines() {
+        writeln!(text, "  {line}")?;
+    }
+    Ok(text)
+}
+
+/// Children per method.
+const SPAWN_ROUNDS: u32 = 500;
+
+pub fn spawn_only(p: &Project) -> Result<()> {
+    crate::kernel::build(p)?;
+    let text = spawn_bench(p)?;
+    print!("{text}");
+    std::fs::write(p.path("build/bench-spawn.txt"), &text)?;
+    Ok(())
 }
 
 fn check_ok(e: GuestExit) -> Result<()> {

@@ -1,15 +1,33 @@
 //! Lints of the series' kernel code that a maintainer runs: rustfmt,
-//! clippy and W=1 over the Rust and the C files the series touches.
+//! clippy and W=1 over the Rust and the C files the series touches,
+//! sparse (its reports on lines the series adds), and kernel-doc on the
+//! headers it adds or changes.
 //!
 //! Clippy and W=1 change the compiler command line, which would make
 //! Kbuild rebuild those objects in the main build directory twice: they
 //! build in `build/kernel-lint`, where only the objects they need exist.
 
 use anyhow::{bail, Result};
+use std::collections::BTreeSet;
 
 use crate::kernel::{self, MAIN};
-use crate::project::{step, Project};
+use crate::project::{cmd, output, step, Project};
 use crate::tally::Tally;
+
+/// The headers whose kernel-doc must be clean.
+const HEADERS: &[&str] = &[
+    "include/linux/clonefd.h",
+    "include/uapi/linux/clonefd.h",
+    "include/uapi/linux/sched.h",
+];
+
+/// The C objects sparse checks.
+const C_OBJECTS: &[&str] = &[
+    "kernel/fork.o",
+    "kernel/exit.o",
+    "kernel/signal.o",
+    "fs/file.o",
+];
 
 /// The objects whose sources the series adds or changes.
 const OBJECTS: &[&str] = &[
@@ -26,6 +44,81 @@ pub fn run(p: &Project, t: &mut Tally) {
         "make CLIPPY=1 W=1 (the series' Rust and C objects)",
         clippy_w1(p),
     );
+    t.record(
+        "sparse (C=2): nothing on the lines the series adds",
+        sparse(p),
+    );
+    t.record(
+        "kernel-doc -none -Wall on the series' headers",
+        kernel_doc(p),
+    );
+}
+
+fn kernel_doc(p: &Project) -> Result<()> {
+    let o = cmd("perl", &["scripts/kernel-doc", "-none", "-Wall"])
+        .args(HEADERS)
+        .current_dir(p.linux())
+        .output()?;
+    let text =
+        String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
+    if !o.status.success() || !text.trim().is_empty() {
+        bail!("{}", text.trim());
+    }
+    Ok(())
+}
+
+/// `file:line` of every line that base..branch adds to `files`.
+fn added_lines(p: &Project, files: &[String]) -> Result<BTreeSet<(String, u32)>> {
+    let base = crate::base::commit(p);
+    let branch = p.pins.get("BRANCH");
+    let diff = output(
+        p.git_linux()
+            .args(["diff", "--unified=0", &format!("{base}..{branch}"), "--"])
+            .args(files),
+    )?;
+    let mut added = BTreeSet::new();
+    let mut file = String::new();
+    for line in diff.lines() {
+        if let Some(f) = line.strip_prefix("+++ b/") {
+            file = f.to_string();
+        } else if let Some(hunk) = line.strip_prefix("@@ ") {
+            // "@@ -a,b +c,d @@": lines c .. c+d-1 are the new ones.
+            let new = hunk.split_whitespace().nth(1).unwrap_or("+0");
+            let (start, count) = new[1..].split_once(',').unwrap_or((&new[1..], "1"));
+            let (start, count): (u32, u32) = (start.parse()?, count.parse()?);
+            for n in start..start + count {
+                added.insert((file.clone(), n));
+            }
+        }
+    }
+    Ok(added)
+}
+
+fn sparse(p: &Project) -> Result<()> {
+    let out = p.path("build/kernel-lint");
+    kernel::configure(p, &out, &MAIN)?;
+    step("sparse over the series' C objects (build/kernel-lint)");
+    let o = kernel::make(p, &out)
+        .args(["C=2", "CHECK=sparse"])
+        .args(C_OBJECTS)
+        .output()?;
+    let log = String::from_utf8_lossy(&o.stderr);
+    let sources: Vec<String> = C_OBJECTS.iter().map(|o| o.replace(".o", ".c")).collect();
+    let added = added_lines(p, &sources)?;
+    let ours: Vec<&str> = diagnostics(&log)
+        .into_iter()
+        .filter(|l| {
+            let mut parts = l.trim_start_matches("../../linux/").split(':');
+            match (parts.next(), parts.next().and_then(|n| n.parse().ok())) {
+                (Some(f), Some(n)) => added.contains(&(f.to_string(), n)),
+                _ => false,
+            }
+        })
+        .collect();
+    if !o.status.success() || !ours.is_empty() {
+        bail!("{}", ours.join(" | "));
+    }
+    Ok(())
 }
 
 fn rustfmtcheck(p: &Project) -> Result<()> {

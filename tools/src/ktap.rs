@@ -29,6 +29,8 @@ pub struct Suite {
     pub results: Vec<(String, Outcome)>,
     /// The suite's own `# c4-exit: N` line (its process's exit status).
     pub exit: Option<i32>,
+    /// Every line of its output, for suites whose output is not KTAP.
+    pub lines: Vec<String>,
 }
 
 fn parse_result(line: &str) -> Option<(String, Outcome)> {
@@ -72,7 +74,10 @@ pub fn parse(text: &str) -> Vec<Suite> {
         };
         if let Some(code) = line.strip_prefix("# c4-exit: ") {
             cur.exit = code.trim().parse().ok();
-        } else if let Some(n) = line.strip_prefix("1..") {
+            continue;
+        }
+        cur.lines.push(line.to_string());
+        if let Some(n) = line.strip_prefix("1..") {
             // run_kselftest.sh prints one plan per collection: add them up.
             if let Ok(n) = n.trim().parse::<usize>() {
                 cur.plan = Some(cur.plan.unwrap_or(0) + n);

@@ -11,6 +11,8 @@ mod check;
 mod kernel;
 mod kernel_lint;
 mod ktap;
+mod man_example;
+mod man_xref;
 mod manpage;
 mod pins;
 mod project;
@@ -42,7 +44,9 @@ usage: c4 <command> [options]
   check             every check of the project, then a summary (make check)
   baseline          run the kernel's suites on the unpatched base and write
                     ci/upstream-baseline.txt
-  bench [--no-cold] measure the build/boot loop
+  bench [--no-cold] measure the build/boot loop, and the cost of a child
+                    per way of spawning and reaping it (in the guest)
+  bench --spawn     only the latter
 
 environment: C4_VM=auto|kvm|tcg (default auto), C4_JOBS (default nproc+1)
 ";
@@ -89,6 +93,7 @@ fn real_main() -> Result<()> {
         "run" => run::main_job(&p),
         "check" => check::all(&p),
         "baseline" => check::record_baseline(&p),
+        "bench" if flag("--spawn") => bench::spawn_only(&p),
         "bench" => bench::bench(&p, !flag("--no-cold")),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::base;
-use crate::project::{output, run, step, Project};
+use crate::project::{cmd, output, run, step, Project};
 
 const COVER: &str = "0000-cover-letter.patch";
 
@@ -119,6 +119,89 @@ fn author(p: &Project, rev: &str, field: &str) -> Result<String> {
     Ok(out.trim().to_string())
 }
 
+/// The cover letter: patches/cover-letter.txt, then what tools generate
+/// for a reviewer: the accepted checkpatch reports, get_maintainer.pl's
+/// output, and the man page rendered as text.
+fn cover_text(p: &Project, base: &str, br: &str) -> Result<String> {
+    let mut text = std::fs::read_to_string(patches_dir(p).join("cover-letter.txt"))
+        .context("patches/cover-letter.txt is the cover letter's source")?;
+    text.push_str("\ncheckpatch --strict reports left, and why (ci/checkpatch-accepted.txt):\n");
+    let accepted = std::fs::read_to_string(p.path("ci/checkpatch-accepted.txt"))?;
+    for line in accepted
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (what, why) = line.split_once('#').unwrap_or((line, ""));
+        text.push_str(&format!(" - {}:\n", what.trim()));
+        text.push_str(&wrap(why.trim(), 72, "   "));
+    }
+    let diff = output(p.git_linux().args(["diff", &format!("{base}..{br}")]))?;
+    let maintainers = output_with_stdin(
+        cmd(
+            "perl",
+            &[
+                "scripts/get_maintainer.pl",
+                "--no-git",
+                "--no-git-fallback",
+                "--no-tree",
+            ],
+        )
+        .current_dir(p.linux()),
+        &diff,
+    )?;
+    text.push_str("\nscripts/get_maintainer.pl --no-git --no-git-fallback:\n");
+    for l in maintainers.lines() {
+        text.push_str(&format!("  {l}\n"));
+    }
+    let page = output(
+        cmd("groff", &["-man", "-t", "-Tascii", "-rLL=80n", "-P-cbou"])
+            .arg(p.path("man/man2/clone4.2")),
+    )?;
+    text.push_str("\nThe clone4(2) man page (man/man2/clone4.2 in the series' repository):\n\n");
+    for l in page.lines() {
+        text.push_str(l.trim_end());
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// `text` in lines of at most `width` columns, each starting with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split_whitespace() {
+        if line.len() > indent.len() && line.len() + 1 + word.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if line.len() > indent.len() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Run `c` with `input` on its standard input; its standard output.
+fn output_with_stdin(c: &mut std::process::Command, input: &str) -> Result<String> {
+    use std::io::Write;
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    child.stdin.take().unwrap().write_all(input.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{:?} failed: {}", c, out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Write the series from the branch into `dir`.
 fn format_into(p: &Project, dir: &Path) -> Result<()> {
     let base = base::commit(p);
@@ -131,8 +214,7 @@ fn format_into(p: &Project, dir: &Path) -> Result<()> {
     )?;
     let mut names = vec![];
     if count.trim() != "0" {
-        let cover = std::fs::read_to_string(patches_dir(p).join("cover-letter.txt"))
-            .context("patches/cover-letter.txt is the cover letter's source")?;
+        let cover = cover_text(p, &base, br)?;
         run(p
             .git_linux()
             .args(["config", &format!("branch.{br}.description")])

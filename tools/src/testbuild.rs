@@ -48,5 +48,6 @@ pub fn build_selftests(p: &Project) -> Result<()> {
 
 pub fn build_all(p: &Project) -> Result<()> {
     build_upstream(p)?;
-    build_selftests(p)
+    build_selftests(p)?;
+    crate::man_example::build(p)
 }

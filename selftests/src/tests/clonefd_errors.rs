@@ -10,10 +10,14 @@
 //!   `clonefd`, or returned) fails with EMFILE, and no child ran or exists.
 //!   Fails with `succeeded with ..`, another errno, a marker byte, or the
 //!   pids of the children found.
+//! - `clonefd_enfile`: with `/proc/sys/fs/file-max` at 1 and CAP_SYS_ADMIN
+//!   (which the limit spares) dropped, clone4(CLONE_FD) fails with ENFILE,
+//!   leaves /proc/self/fd as it was, and no child ran or exists; file-max
+//!   is restored at once. Fails as the EMFILE tests.
 //! - `clonefd_fail_nth`: fault injection (/proc/thread-self/fail-nth) at
 //!   the 1st, 2nd, ... fault point of clone4(CLONE_FD), until a call passes
 //!   all of them. Every call that fails (its errno is printed as a
-//!   diagnostic) leaves the fds of /proc/self/fd as they were and creates
+//!   diagnostic) fails with ENOMEM, leaves the fds of /proc/self/fd as they were and creates
 //!   no child; every call that succeeds gives a working fd (its child's
 //!   exit is reported). So that GFP_KERNEL allocations can fail, the test
 //!   sets `failslab/ignore-gfp-wait` to N in debugfs (mounted in a mount
@@ -41,6 +45,7 @@ use super::clonefd_common::{check_exit_reported, children_of, open_fds, poll_in,
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
 use crate::ktap::{self, Failure, Outcome, Test, TestResult};
+use crate::sys::{self, CAP_SYS_ADMIN};
 
 /// RLIMIT_NOFILE for the EMFILE tests.
 const NOFILE: u64 = 64;
@@ -60,6 +65,7 @@ pub fn tests() -> Vec<Test> {
     vec![
         Test::new("clonefd_emfile_stored", || emfile(false)),
         Test::new("clonefd_emfile_returned", || emfile(true)),
+        Test::new("clonefd_enfile", enfile),
         Test::new("clonefd_fail_nth", fail_nth).with_timeout(Duration::from_secs(300)),
     ]
 }
@@ -109,6 +115,45 @@ impl Marker {
         check_ok!((&self.reader).read_exact(&mut byte));
         Ok(())
     }
+}
+
+/// `/proc/sys/fs/file-max`, lowered for as long as this lives.
+struct FileMaxLowered {
+    file: File,
+    saved: String,
+}
+
+impl FileMaxLowered {
+    fn to(limit: u64) -> io::Result<Self> {
+        let mut file = OpenOptions::new().read(true).write(true).open(FILE_MAX)?;
+        let mut saved = String::new();
+        file.read_to_string(&mut saved)?;
+        file.write_all_at(limit.to_string().as_bytes(), 0)?;
+        Ok(FileMaxLowered { file, saved })
+    }
+}
+
+impl Drop for FileMaxLowered {
+    fn drop(&mut self) {
+        let _ = self.file.write_all_at(self.saved.trim().as_bytes(), 0);
+    }
+}
+
+const FILE_MAX: &str = "/proc/sys/fs/file-max";
+
+fn enfile() -> TestResult {
+    require!(clonefd_available());
+    let marker = check_ok!(Marker::new());
+    check_ok!(sys::drop_effective_cap(CAP_SYS_ADMIN));
+    let fds_before = check_ok!(open_fds());
+    let lowered = check_ok!(FileMaxLowered::to(1));
+    let result = marker.spawn(true);
+    drop(lowered);
+    check_err!(result, Errno::ENFILE);
+    check_eq!(check_ok!(open_fds()), fds_before);
+    marker.check_unmarked(GRACE)?;
+    check_no_child()?;
+    Ok(Outcome::Pass)
 }
 
 /// No process has the test as its parent.
@@ -235,6 +280,10 @@ fn fail_nth() -> TestResult {
         match result {
             Err(errno) => {
                 errors.push(format!("{n}:{errno}"));
+                check!(
+                    errno == Errno::ENOMEM,
+                    "fault point {n}: {errno}, not ENOMEM"
+                );
                 check_eq!(check_ok!(open_fds()), fds_before);
                 marker.check_unmarked(Duration::ZERO)?;
                 check_no_child()?;
