@@ -71,6 +71,7 @@ fn kernel_doc(p: &Project) -> Result<()> {
 fn added_lines(p: &Project, files: &[String]) -> Result<BTreeSet<(String, u32)>> {
     let base = crate::base::commit(p);
     let branch = p.pins.get("BRANCH");
+    // No files: all of them.
     let diff = output(
         p.git_linux()
             .args(["diff", "--unified=0", &format!("{base}..{branch}"), "--"])
@@ -94,6 +95,23 @@ fn added_lines(p: &Project, files: &[String]) -> Result<BTreeSet<(String, u32)>>
     Ok(added)
 }
 
+/// Sparse reports accepted on added lines, with the reason.
+const SPARSE_ACCEPTED: &[(&str, &str, &str)] = &[(
+    "rust/helpers/",
+    "Should it be static?",
+    "rust/helpers/*.c functions are called from Rust only, through \
+     bindgen: no C header declares them, as for every helper there",
+)];
+
+/// `path:line:col: ...` of a report, as (path in linux/, line).
+fn report_location<'a>(report: &'a str, linux_dir: &str) -> Option<(&'a str, u32)> {
+    let rel = report
+        .strip_prefix(linux_dir)
+        .or_else(|| report.strip_prefix("../../linux/"))?;
+    let mut parts = rel.split(':');
+    Some((parts.next()?, parts.next()?.parse().ok()?))
+}
+
 fn sparse(p: &Project) -> Result<()> {
     let out = p.path("build/kernel-lint");
     kernel::configure(p, &out, &MAIN)?;
@@ -103,16 +121,22 @@ fn sparse(p: &Project) -> Result<()> {
         .args(C_OBJECTS)
         .output()?;
     let log = String::from_utf8_lossy(&o.stderr);
-    let sources: Vec<String> = C_OBJECTS.iter().map(|o| o.replace(".o", ".c")).collect();
-    let added = added_lines(p, &sources)?;
-    let ours: Vec<&str> = diagnostics(&log)
+    let added = added_lines(p, &[])?;
+    let linux_dir = format!("{}/", p.linux().display());
+    let reports = diagnostics(&log);
+    if reports.is_empty() {
+        bail!("sparse reported nothing at all: did it run? {log}");
+    }
+    let ours: Vec<&str> = reports
         .into_iter()
-        .filter(|l| {
-            let mut parts = l.trim_start_matches("../../linux/").split(':');
-            match (parts.next(), parts.next().and_then(|n| n.parse().ok())) {
-                (Some(f), Some(n)) => added.contains(&(f.to_string(), n)),
-                _ => false,
+        .filter(|l| match report_location(l, &linux_dir) {
+            Some((f, n)) => {
+                added.contains(&(f.to_string(), n))
+                    && !SPARSE_ACCEPTED
+                        .iter()
+                        .any(|(dir, msg, _)| f.starts_with(dir) && l.contains(msg))
             }
+            None => false,
         })
         .collect();
     if !o.status.success() || !ours.is_empty() {
@@ -167,6 +191,16 @@ fn clippy_w1(p: &Project) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::diagnostics;
+
+    #[test]
+    fn report_locations() {
+        use super::report_location;
+        let l = "/w/linux/kernel/fork.c:12:3: warning: x";
+        assert_eq!(report_location(l, "/w/linux/"), Some(("kernel/fork.c", 12)));
+        let l = "../../linux/fs/file.c:9:1: error: y";
+        assert_eq!(report_location(l, "/w/linux/"), Some(("fs/file.c", 9)));
+        assert_eq!(report_location("warning: z", "/w/linux/"), None);
+    }
 
     #[test]
     fn finds_rust_and_c_diagnostics() {
