@@ -5,8 +5,9 @@
 //!
 //! The runner never starts threads: `ktap` forks every test from it.
 //!
-//! `clone4-selftests --exit-with CODE` only exits with CODE: a program for
-//! tests whose children execve() (see [`EXIT_WITH`]).
+//! `clone4-selftests --exit-with CODE` only exits with CODE, and
+//! `--await-clonefd FD` waits for a CLONE_FD child: programs for tests
+//! whose processes execve() (see [`EXIT_WITH`], [`AWAIT_CLONEFD`]).
 
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -28,14 +29,42 @@ const USAGE: &str = "usage: clone4-selftests [--list] [FILTER]";
 /// for children that execve() it (`/proc/self/exe --exit-with 7`).
 pub const EXIT_WITH: &str = "--exit-with";
 
-/// `--exit-with CODE`: exit with CODE before doing anything else.
+/// The option that makes this binary read the CLONE_FD file whose number
+/// follows, then exit with 0 if no SIGCHLD is pending, 1 if one is, 2 if
+/// the read failed: for a process that execve()s it with SIGCHLD blocked
+/// while its CLONE_FD child runs.
+pub const AWAIT_CLONEFD: &str = "--await-clonefd";
+
+/// `--exit-with CODE` or `--await-clonefd FD`: do that and exit, before
+/// doing anything else.
 fn exit_if_asked() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [option, code] = args.as_slice() {
+    if let [option, value] = args.as_slice() {
         if option == EXIT_WITH {
-            process::exit(code.parse().unwrap_or(ktap::KSFT_FAIL));
+            process::exit(value.parse().unwrap_or(ktap::KSFT_FAIL));
+        }
+        if option == AWAIT_CLONEFD {
+            process::exit(await_clonefd(value));
         }
     }
+}
+
+fn await_clonefd(fd: &str) -> i32 {
+    let Ok(fd) = fd.parse::<std::os::fd::RawFd>() else {
+        return 2;
+    };
+    // SAFETY: the process that execve()d us left this fd open for us, and
+    // nothing else here uses it.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if clonefd::read_info(fd).is_err() {
+        return 2;
+    }
+    // SAFETY: sigpending() fills the set it is given.
+    let pending = unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGCHLD) == 1
+    };
+    i32::from(pending)
 }
 
 struct Options {

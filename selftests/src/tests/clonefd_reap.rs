@@ -20,6 +20,14 @@
 //! - `clonefd_reap_exec_no_sigchld`: a child that execve()s this binary
 //!   with `--exit-with 7`: the fd reports status 7 (43 if the exec
 //!   failed), no SIGCHLD comes, wait gives ECHILD, the child is reaped.
+//! - `clonefd_reap_parent_exec_no_sigchld`: the parent execs instead. A
+//!   process M (forked by the test) blocks SIGCHLD, creates the child and
+//!   execve()s this binary with `--await-clonefd FD`; once M runs that
+//!   program, the test lets the child exit. The program reads the fd and
+//!   exits 1 if a SIGCHLD is pending: the kernel turns a child's exit
+//!   signal into SIGCHLD for a parent that has exec'd since the fork.
+//!   Fails with `left: Exited(.., 1)` then (2: the read failed, 43: the
+//!   exec failed), or if M is never seen running the program.
 
 use std::os::fd::AsFd;
 
@@ -27,11 +35,18 @@ use nix::errno::Errno;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag};
 use nix::unistd::Pid;
 
-use super::clone4_common::CHILD_OK;
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::AsRawFd;
+
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::unistd::execv;
+
+use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    check_exit_reported, check_no_waitable_child, check_not_waitable, check_reaped, exec_exit_with,
-    spawn_gated, Gate, SigchldCounter,
+    check_exit_reported, check_no_waitable_child, check_not_waitable, check_reaped, eventually,
+    exec_exit_with, fork_process, spawn_gated, Gate, SigchldCounter,
 };
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
@@ -48,6 +63,10 @@ pub fn tests() -> Vec<Test> {
         Test::new("clonefd_reap_wait_any_echild", wait_any_echild),
         Test::new("clonefd_reap_wait_pid_echild", wait_pid_echild),
         Test::new("clonefd_reap_exec_no_sigchld", exec_no_sigchld),
+        Test::new(
+            "clonefd_reap_parent_exec_no_sigchld",
+            parent_exec_no_sigchld,
+        ),
     ]
 }
 
@@ -120,5 +139,39 @@ fn exec_no_sigchld() -> TestResult {
     counter.check_none_since(0)?;
     check_no_waitable_child()?;
     check_reaped(child.pid)?;
+    Ok(Outcome::Pass)
+}
+
+/// In M: with SIGCHLD blocked, create the gated child and execve() this
+/// binary with `--await-clonefd FD`. Returns only if that failed.
+fn create_then_exec(gate: &Gate) -> i32 {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_err() {
+        return CHILD_WRONG;
+    }
+    let Ok(child) = spawn_gated(0, gate, CHILD_OK) else {
+        return CHILD_WRONG;
+    };
+    let fd = CString::new(child.fd.as_raw_fd().to_string()).expect("no NUL in a number");
+    let option = CString::new(crate::AWAIT_CLONEFD).expect("no NUL in the option");
+    let argv = [c"clone4-selftests", option.as_c_str(), fd.as_c_str()];
+    let _ = execv(c"/proc/self/exe", &argv);
+    CHILD_WRONG
+}
+
+fn parent_exec_no_sigchld() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    // SAFETY: the test process is single-threaded; M forks a child and
+    // execve()s.
+    let m = check_ok!(unsafe { fork_process(|| create_then_exec(&gate)) });
+    let awaiting = || {
+        fs::read(format!("/proc/{m}/cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(crate::AWAIT_CLONEFD))
+    };
+    check!(eventually(awaiting), "M never ran the exec'ed program");
+    check_ok!(gate.open());
+    check_exited(m, 0)?;
     Ok(Outcome::Pass)
 }
