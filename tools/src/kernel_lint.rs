@@ -67,15 +67,13 @@ fn kernel_doc(p: &Project) -> Result<()> {
     Ok(())
 }
 
-/// `file:line` of every line that base..branch adds to `files`.
-fn added_lines(p: &Project, files: &[String]) -> Result<BTreeSet<(String, u32)>> {
+/// `file:line` of every line that base..branch adds.
+fn added_lines(p: &Project) -> Result<BTreeSet<(String, u32)>> {
     let base = crate::base::commit(p);
     let branch = p.pins.get("BRANCH");
-    // No files: all of them.
     let diff = output(
         p.git_linux()
-            .args(["diff", "--unified=0", &format!("{base}..{branch}"), "--"])
-            .args(files),
+            .args(["diff", "--unified=0", &format!("{base}..{branch}")]),
     )?;
     let mut added = BTreeSet::new();
     let mut file = String::new();
@@ -112,16 +110,27 @@ fn report_location<'a>(report: &'a str, linux_dir: &str) -> Option<(&'a str, u32
     Some((parts.next()?, parts.next()?.parse().ok()?))
 }
 
-fn sparse(p: &Project) -> Result<()> {
+/// Build `objects` in build/kernel-lint with the extra make `args`:
+/// whether make succeeded, and its stderr.
+fn lint_build(p: &Project, what: &str, args: &[&str], objects: &[&str]) -> Result<(bool, String)> {
     let out = p.path("build/kernel-lint");
     kernel::configure(p, &out, &MAIN)?;
-    step("sparse over the series' C objects (build/kernel-lint)");
-    let o = kernel::make(p, &out)
-        .args(["C=2", "CHECK=sparse"])
-        .args(C_OBJECTS)
-        .output()?;
-    let log = String::from_utf8_lossy(&o.stderr);
-    let added = added_lines(p, &[])?;
+    step(&format!("{what} (build/kernel-lint)"));
+    let o = kernel::make(p, &out).args(args).args(objects).output()?;
+    Ok((
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    ))
+}
+
+fn sparse(p: &Project) -> Result<()> {
+    let (ok, log) = lint_build(
+        p,
+        "sparse over the series' C objects",
+        &["C=2", "CHECK=sparse"],
+        C_OBJECTS,
+    )?;
+    let added = added_lines(p)?;
     let linux_dir = format!("{}/", p.linux().display());
     let reports = diagnostics(&log);
     if reports.is_empty() {
@@ -139,7 +148,7 @@ fn sparse(p: &Project) -> Result<()> {
             None => false,
         })
         .collect();
-    if !o.status.success() || !ours.is_empty() {
+    if !ok || !ours.is_empty() {
         bail!("{}", ours.join(" | "));
     }
     Ok(())
@@ -172,16 +181,14 @@ fn diagnostics(log: &str) -> Vec<&str> {
 }
 
 fn clippy_w1(p: &Project) -> Result<()> {
-    let out = p.path("build/kernel-lint");
-    kernel::configure(p, &out, &MAIN)?;
-    step("clippy and W=1 over the series' objects (build/kernel-lint)");
-    let o = kernel::make(p, &out)
-        .args(["CLIPPY=1", "W=1"])
-        .args(OBJECTS)
-        .output()?;
-    let log = String::from_utf8_lossy(&o.stderr);
+    let (ok, log) = lint_build(
+        p,
+        "clippy and W=1 over the series' objects",
+        &["CLIPPY=1", "W=1"],
+        OBJECTS,
+    )?;
     let found = diagnostics(&log);
-    if !o.status.success() || !found.is_empty() {
+    if !ok || !found.is_empty() {
         print!("{log}");
         bail!("{} diagnostics: {}", found.len(), found.join(" | "));
     }
