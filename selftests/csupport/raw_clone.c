@@ -17,6 +17,7 @@
 #define NR_READ 0
 #define NR_CLONE4 463
 #define NR_EXIT 60
+#define NR_EXECVE 59
 #define NR_GETTID 186
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -131,4 +132,33 @@ int c4_child_wait_pipe(void *arg)
 		ret = raw_syscall3(NR_READ, gate->fd, (long)&byte, 1);
 	while (ret == -EINTR);
 	return ret == 1 ? gate->code : 1;
+}
+
+/* The argument of c4_child_wait_exec(). */
+struct c4_exec_gate {
+	int fd;			/* the read end of a pipe */
+	const char *path;	/* what to execve() once a byte came */
+	char *const *argv;
+	char *const *envp;
+};
+
+/*
+ * A child body for c4_raw_clone4(): waits for one byte on gate->fd, then
+ * execve()s gate->path.  Returns 1 if the pipe reached EOF or failed, 2 if
+ * execve() failed.  No libc.
+ */
+int c4_child_wait_exec(void *arg)
+{
+	struct c4_exec_gate *gate = arg;
+	char byte;
+	long ret;
+
+	do
+		ret = raw_syscall3(NR_READ, gate->fd, (long)&byte, 1);
+	while (ret == -EINTR);
+	if (ret != 1)
+		return 1;
+	raw_syscall3(NR_EXECVE, (long)gate->path, (long)gate->argv,
+		     (long)gate->envp);
+	return 2;
 }

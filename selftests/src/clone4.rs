@@ -193,6 +193,26 @@ extern "C" {
     /// Child body: waits for a byte on the [`PipeGate`] at `arg`, then
     /// exits with its `code` (1 if the pipe reached EOF instead).
     pub fn c4_child_wait_pipe(arg: *mut c_void) -> c_int;
+
+    /// Child body: waits for a byte on the pipe of the [`ExecGate`] at
+    /// `arg`, then execve()s its program (exits 1 on EOF, 2 if execve()
+    /// failed).
+    pub fn c4_child_wait_exec(arg: *mut c_void) -> c_int;
+}
+
+/// `struct c4_exec_gate` (csupport/raw_clone.c): the argument of
+/// [`c4_child_wait_exec`]. Every pointer must stay valid until the child
+/// has exec'ed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ExecGate {
+    /// The read end of a pipe the child waits on.
+    pub fd: c_int,
+    /// The program to execve().
+    pub path: *const std::ffi::c_char,
+    /// Its NULL-terminated argument and environment vectors.
+    pub argv: *const *const std::ffi::c_char,
+    pub envp: *const *const std::ffi::c_char,
 }
 
 /// `struct c4_pipe_gate` (csupport/raw_clone.c): the argument of

@@ -180,9 +180,16 @@ pub fn read_info(fd: BorrowedFd<'_>) -> nix::Result<(usize, ClonefdInfo)> {
 
 /// ioctl(fd, request) for a request without an argument.
 pub fn ioctl(fd: BorrowedFd<'_>, request: libc::c_ulong) -> nix::Result<c_int> {
-    // SAFETY: an `_IO()` request takes no argument, so no memory is passed
-    // (a request that does read an argument finds 0, which it rejects).
-    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request, 0usize) })
+    ioctl_arg(fd, request, 0)
+}
+
+/// ioctl(fd, request, arg) with `arg` an integer, not a pointer: for the
+/// fd's `_IO()` requests, which must reject a non-zero one.
+pub fn ioctl_arg(fd: BorrowedFd<'_>, request: libc::c_ulong, arg: usize) -> nix::Result<c_int> {
+    // SAFETY: the fd's requests take no argument and read no memory; a
+    // request that did would find an invalid address and fail with EFAULT
+    // (or 0, which it rejects), never touch our memory.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) })
 }
 
 /// CLONEFD_IOC_GETPID: the child's pid in the caller's pid namespace.

@@ -19,8 +19,56 @@ use crate::clonefd::{self, CLONE_FD};
 use crate::sys::{self, CloneArgsWithTail};
 use crate::uapi::{self, clone_args};
 
+/// Why a feature can't be tested here.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// The kernel lacks it: the test SKIPs.
+    Skip(String),
+    /// The kernel is the patched one (/proc/kallsyms says so) and the
+    /// feature does not work: the test FAILs with the real error.
+    Broken(String),
+}
+
+impl From<String> for Unavailable {
+    fn from(reason: String) -> Self {
+        Unavailable::Skip(reason)
+    }
+}
+
+impl From<&str> for Unavailable {
+    fn from(reason: &str) -> Self {
+        Unavailable::Skip(reason.into())
+    }
+}
+
 /// `Ok(())`, or why the feature can't be tested here.
-pub type Availability = Result<(), String>;
+pub type Availability = Result<(), Unavailable>;
+
+/// Whether the running kernel has the function `symbol` (/proc/kallsyms
+/// lists it): how a patched kernel is recognized positively, whatever its
+/// syscall numbers do.
+pub fn kernel_has_symbol(symbol: &str) -> bool {
+    std::fs::read_to_string("/proc/kallsyms").is_ok_and(|text| {
+        text.lines()
+            .any(|line| line.split_whitespace().nth(2) == Some(symbol))
+    })
+}
+
+/// The clone4() entry point of the patched kernel (x86_64).
+pub const CLONE4_SYMBOL: &str = "__x64_sys_clone4";
+/// The CLONE_FD file of the patched kernel (CONFIG_CLONEFD=y).
+pub const CLONEFD_SYMBOL: &str = "clonefd_create";
+
+/// A probe's failure: Broken on a kernel that has `symbol`, else Skip.
+fn unavailable(symbol: &str, reason: String) -> Unavailable {
+    if kernel_has_symbol(symbol) {
+        Unavailable::Broken(format!(
+            "{reason}, although /proc/kallsyms lists {symbol}: this is the patched kernel"
+        ))
+    } else {
+        Unavailable::Skip(reason)
+    }
+}
 
 /// clone3() exists (a bad `exit_signal` gets EINVAL, not ENOSYS) and
 /// really creates a child that exits and can be reaped.
@@ -32,9 +80,7 @@ pub fn clone3_available() -> Availability {
         Err(nix::errno::Errno::EINVAL) => {}
         Err(nix::errno::Errno::ENOSYS) => return Err("clone3() is not implemented".into()),
         Err(err) => {
-            return Err(format!(
-                "clone3() with a bad exit_signal: {err}, not EINVAL"
-            ))
+            return Err(format!("clone3() with a bad exit_signal: {err}, not EINVAL").into())
         }
         Ok(pid) => {
             let _ = waitpid(pid, Some(WaitPidFlag::__WALL));
@@ -42,10 +88,11 @@ pub fn clone3_available() -> Availability {
         }
     }
     args.args.exit_signal = Signal::SIGCHLD as u64;
-    let pid = sys::clone3_plain(&mut args, size).map_err(|err| format!("clone3(): {err}"))?;
+    let pid = sys::clone3_plain(&mut args, size)
+        .map_err(|err| Unavailable::from(format!("clone3(): {err}")))?;
     match waitpid(pid, None) {
         Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-        other => Err(format!("clone3() child did not exit cleanly: {other:?}")),
+        other => Err(format!("clone3() child did not exit cleanly: {other:?}").into()),
     }
 }
 
@@ -63,21 +110,22 @@ pub fn clone4_available() -> Availability {
     let pid = match unsafe { clone4::fork_like(sigchld, 0, ptr::null(), || 0) } {
         Ok(pid) => pid,
         Err(Errno::ENOSYS) => {
-            return Err(format!(
-                "clone4() is not available: syscall {nr} gave ENOSYS (not the patched kernel)"
-            ))
+            let why = format!("clone4() is not available: syscall {nr} gave ENOSYS");
+            return Err(unavailable(CLONE4_SYMBOL, why));
         }
         Err(err) => {
-            return Err(format!(
+            let why = format!(
                 "clone4() is not available: syscall {nr} gave {err} \
-                 (not the patched kernel: {nr} is another syscall here)"
-            ))
+                 ({nr} is another syscall on kernels without clone4())"
+            );
+            return Err(unavailable(CLONE4_SYMBOL, why));
         }
     };
     match waitpid(pid, Some(WaitPidFlag::__WALL)) {
         Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-        other => Err(format!(
-            "clone4() is not usable: its child did not exit cleanly: {other:?}"
+        other => Err(unavailable(
+            CLONE4_SYMBOL,
+            format!("clone4() is not usable: its child did not exit cleanly: {other:?}"),
         )),
     }
 }
@@ -92,9 +140,13 @@ pub fn clonefd_available() -> Availability {
     // SAFETY: no struct, no flag but CLONE_FD; the child only exits.
     match unsafe { clonefd::fork_like_returning_fd(CLONE_FD, 0, ptr::null(), || 0) } {
         Ok(_fd) => Ok(()),
-        Err(Errno::EINVAL) => {
-            Err("CLONE_FD is not available (EINVAL: kernel built without CONFIG_CLONEFD?)".into())
-        }
-        Err(err) => Err(format!("CLONE_FD is not available: clone4() gave {err}")),
+        Err(Errno::EINVAL) => Err(unavailable(
+            CLONEFD_SYMBOL,
+            "CLONE_FD is not available (EINVAL: kernel built without CONFIG_CLONEFD?)".into(),
+        )),
+        Err(err) => Err(unavailable(
+            CLONEFD_SYMBOL,
+            format!("CLONE_FD is not available: clone4() gave {err}"),
+        )),
     }
 }

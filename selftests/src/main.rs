@@ -1,7 +1,10 @@
 //! clone4() selftests: a KTAP runner for Rust tests and C kselftests.
 //!
-//! Usage: `clone4-selftests [--list] [FILTER]`. FILTER keeps the tests
-//! whose name contains it. The exit code follows kselftest (see `ktap`).
+//! Usage: `clone4-selftests [--list] [--strict] [--except NAME]...
+//! [FILTER]`. FILTER keeps the tests whose name contains it, `--except`
+//! drops the test of that name; `--strict` counts a skipped test as a
+//! failure (for a kernel that must have everything). The exit code
+//! follows kselftest (see `ktap`).
 //!
 //! The runner never starts threads: `ktap` forks every test from it.
 //!
@@ -23,7 +26,7 @@ mod uapi;
 use std::io::Write;
 use std::process;
 
-const USAGE: &str = "usage: clone4-selftests [--list] [FILTER]";
+const USAGE: &str = "usage: clone4-selftests [--list] [--strict] [--except NAME]... [FILTER]";
 
 /// The option that makes this binary exit at once with the code after it,
 /// for children that execve() it (`/proc/self/exe --exit-with 7`).
@@ -69,17 +72,26 @@ fn await_clonefd(fd: &str) -> i32 {
 
 struct Options {
     list: bool,
+    strict: bool,
+    except: Vec<String>,
     filter: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         list: false,
+        strict: false,
+        except: Vec::new(),
         filter: None,
     };
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--except" => options
+                .except
+                .push(args.next().ok_or("--except needs a test name")?),
             "--list" => options.list = true,
+            "--strict" => options.strict = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 process::exit(ktap::KSFT_PASS);
@@ -105,13 +117,14 @@ fn main() {
                 .filter
                 .as_deref()
                 .is_none_or(|f| test.name().contains(f))
+                && !options.except.iter().any(|name| name == test.name())
         })
         .collect();
     let code = if options.list {
         tests.iter().for_each(|test| println!("{}", test.name()));
         ktap::KSFT_PASS
     } else {
-        ktap::run(&tests)
+        ktap::run(&tests, options.strict)
     };
     let _ = std::io::stdout().flush();
     process::exit(code);

@@ -13,11 +13,13 @@ use crate::{
 
 const BASELINE: &str = "ci/upstream-baseline.txt";
 
-/// Time for one boot running every guest test (TCG is slow).
-const GUEST_TESTS_TIMEOUT: u32 = 900;
+/// Time for one boot running every guest test (TCG is slow: 13 to 15
+/// minutes here, pidfd_test alone over 7).
+const GUEST_TESTS_TIMEOUT: u32 = 1800;
 
 pub fn all(p: &Project) -> Result<()> {
     let mut t = Tally::default();
+    t.phase("setup");
     let prepared = t.record("setup: host packages and tools", setup::ensure(p))
         && t.record(
             "apply: git am patches/ on the base",
@@ -31,7 +33,9 @@ pub fn all(p: &Project) -> Result<()> {
         sync_check(p),
     );
     checkpatch(p, &mut t)?;
+    t.phase("per-patch builds");
     bisect::each_patch_builds(p, &mut t)?;
+    t.phase("kernel and test builds");
     if !t.record("kernel build (LLVM=1, ci/kernel.config)", kernel::build(p)) {
         return t.finish();
     }
@@ -48,10 +52,12 @@ pub fn all(p: &Project) -> Result<()> {
         "build: the man page's EXAMPLES program (cc -Wall -Wextra -Werror)",
         man_example::build(p),
     );
+    t.phase("lints");
     lints(p, &mut t);
     kernel_lint::run(p, &mut t);
     manpage::lint(p, &mut t)?;
     man_xref::run(p, &mut t);
+    t.phase("guest runs");
     runner_selftest(p, &mut t)?;
     guest_tests(p, &mut t)?;
     no_clonefd_tests(p, &mut t)?;
@@ -238,8 +244,9 @@ pub fn guest_tests(p: &Project, t: &mut Tally) -> Result<()> {
     }
     let suites = ktap::parse(&out);
     let find = |n: &str| suites.iter().find(|s| s.name == n);
+    let expected = expected_selftests(p, None)?;
     match find("selftests") {
-        Some(s) => count_selftests(s, t, "selftests", MAY_SKIP_MAIN),
+        Some(s) => count_selftests(s, t, "selftests", MAY_SKIP_MAIN, &expected),
         None => t.fail("selftests/", "no output from the guest"),
     }
     match find("upstream") {
@@ -272,8 +279,9 @@ pub fn no_clonefd_tests(p: &Project, t: &mut Tally) -> Result<()> {
     if let Some(why) = guest_failure(e, p, "no-clonefd.console.log") {
         t.fail(&format!("guest test run ({label})"), &why);
     }
+    let expected = expected_selftests(p, Some(NO_CLONEFD_FILTER))?;
     match ktap::parse(&out).iter().find(|s| s.name == "no-clonefd") {
-        Some(s) => count_selftests(s, t, label, &[]),
+        Some(s) => count_selftests(s, t, label, &[], &expected),
         None => t.fail(label, "no output from the guest"),
     }
     Ok(())
@@ -303,8 +311,29 @@ fn check_suite_shape(s: &Suite, t: &mut Tally, label: &str) {
 /// a broken kernel fails the check instead of hiding it.
 const MAY_SKIP_MAIN: &[&str] = &["clone4_without_clonefd_einval"];
 
-fn count_selftests(s: &Suite, t: &mut Tally, label: &str, may_skip: &[&str]) {
+/// The filter `ci/guest-tests.sh no-clonefd` runs the selftests with.
+const NO_CLONEFD_FILTER: &str = "clone4_";
+
+/// The tests the guest must report: `clone4-selftests --list [FILTER]`,
+/// run on the host (listing runs no test).
+fn expected_selftests(p: &Project, filter: Option<&str>) -> Result<Vec<String>> {
+    let bin = p.path("selftests/target/release/clone4-selftests");
+    let mut c = cmd(bin.to_str().context("non-UTF-8 path")?, &["--list"]);
+    c.args(filter);
+    let list = output(&mut c)?;
+    Ok(list.lines().map(str::to_string).collect())
+}
+
+fn count_selftests(s: &Suite, t: &mut Tally, label: &str, may_skip: &[&str], expected: &[String]) {
     check_suite_shape(s, t, label);
+    if s.results.is_empty() {
+        t.fail(label, "no test ran (empty plan)");
+    }
+    for name in expected {
+        if !s.results.iter().any(|(n, _)| n == name) {
+            t.fail(&format!("{label}: {name}"), "did not run in the guest");
+        }
+    }
     for (name, o) in &s.results {
         let label = format!("{label}: {name}");
         match o {
@@ -415,12 +444,37 @@ pub fn record_baseline(p: &Project) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// Does `make check` pass with this guest output for selftests/?
+    /// Does `make check` pass with this guest output for selftests/,
+    /// the host listing tests `a` and `b`?
     fn selftests_pass(out: &str) -> bool {
+        selftests_pass_expecting(out, &["a", "b"])
+    }
+
+    fn selftests_pass_expecting(out: &str, expected: &[&str]) -> bool {
         let suites = ktap::parse(out);
+        let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
         let mut t = Tally::default();
-        count_selftests(&suites[0], &mut t, "selftests", MAY_SKIP_MAIN);
+        count_selftests(&suites[0], &mut t, "selftests", MAY_SKIP_MAIN, &expected);
         t.finish().is_ok()
+    }
+
+    /// A run that reports fewer tests than the host lists fails, even
+    /// if its plan matches what it printed.
+    #[test]
+    fn missing_expected_test_fails_the_run() {
+        assert!(!selftests_pass_expecting(
+            "# c4-suite: selftests\n1..1\nok 1 a\n# c4-exit: 0\n",
+            &["a", "b"]
+        ));
+    }
+
+    /// An empty plan (`1..0`) is no pass.
+    #[test]
+    fn empty_plan_fails_the_run() {
+        assert!(!selftests_pass_expecting(
+            "# c4-suite: selftests\n1..0\n# c4-exit: 4\n",
+            &[]
+        ));
     }
 
     /// A test that fails in the guest must fail `make check`.
@@ -447,9 +501,10 @@ mod tests {
 
     #[test]
     fn passing_suite_passes() {
-        assert!(selftests_pass(
+        assert!(selftests_pass_expecting(
             "# c4-suite: selftests\n1..2\nok 1 a\nok 2 clone4_without_clonefd_einval # SKIP why\n\
-             # c4-exit: 0\n"
+             # c4-exit: 0\n",
+            &["a", "clone4_without_clonefd_einval"]
         ));
     }
 

@@ -9,11 +9,19 @@ use crate::project::{cmd, nproc, run, step, succeeds, Project};
 
 const FRAGMENT: &str = "ci/kernel.config";
 
-/// `make -C linux O=<out> LLVM=1 CC="ccache clang" -jN`.
+/// `make -s -C linux O=<out> LLVM=1 CC="ccache clang" -jN`.
 pub fn make(p: &Project, out: &Path) -> Command {
+    make_with(p, out, true)
+}
+
+fn make_with(p: &Project, out: &Path, silent: bool) -> Command {
     let jobs = std::env::var("C4_JOBS").unwrap_or_else(|_| (nproc() + 1).to_string());
-    let mut c = cmd("make", &["-s", "-C"]);
-    c.arg(p.linux())
+    let mut c = cmd("make", &[] as &[&str]);
+    if silent {
+        c.arg("-s");
+    }
+    c.arg("-C")
+        .arg(p.linux())
         .arg(format!("O={}", out.display()))
         .args(["LLVM=1", "CC=ccache clang"])
         .arg(format!("-j{jobs}"))
@@ -155,14 +163,89 @@ pub fn configure(p: &Project, out: &Path, v: &Variant) -> Result<()> {
     Ok(())
 }
 
-/// Build bzImage and the UAPI headers; print how long it took.
-pub fn build_in(p: &Project, out: &Path, v: &Variant) -> Result<()> {
+/// What a kernel build makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// bzImage and the UAPI headers: what is booted and tested.
+    Bootable,
+    /// vmlinux only: proves that a commit builds (the per-patch walk).
+    Vmlinux,
+}
+
+/// Build `target`; print progress while it runs and how long it took.
+pub fn build_target(p: &Project, out: &Path, v: &Variant, target: Target) -> Result<()> {
     configure(p, out, v)?;
     step(&format!("building the kernel in {}", out.display()));
     let t = Instant::now();
-    run(make(p, out).arg("bzImage")).context("kernel build failed")?;
+    let goal = match target {
+        Target::Bootable => "bzImage",
+        Target::Vmlinux => "vmlinux",
+    };
+    run_with_progress(make_verbose(p, out).arg(goal)).context("kernel build failed")?;
     println!("    kernel build took {:.1} s", t.elapsed().as_secs_f64());
-    run(make(p, out).arg("headers"))?;
+    if target == Target::Bootable {
+        run(make(p, out).arg("headers"))?;
+    }
+    Ok(())
+}
+
+/// Build bzImage and the UAPI headers; print how long it took.
+pub fn build_in(p: &Project, out: &Path, v: &Variant) -> Result<()> {
+    build_target(p, out, v, Target::Bootable)
+}
+
+/// [`make`] without `-s`: Kbuild prints a line per file it builds
+/// (`  CC ...`), which [`run_with_progress`] condenses.
+fn make_verbose(p: &Project, out: &Path) -> Command {
+    make_with(p, out, false)
+}
+
+/// How often a long build reports how far it is.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a Kbuild output line reports a built file (`  CC      x.o`).
+fn is_kbuild_step(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("  ") else {
+        return false;
+    };
+    let word = rest.split_whitespace().next().unwrap_or("");
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Runs a Kbuild command, printing instead of its per-file lines a count
+/// of them every minute (warnings and errors, on stderr, pass through).
+fn run_with_progress(c: &mut Command) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let start = Instant::now();
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start make")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (mut steps, mut last) = (0usize, Instant::now());
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if is_kbuild_step(&line) {
+            steps += 1;
+        } else {
+            println!("{line}");
+        }
+        if last.elapsed() >= PROGRESS_EVERY {
+            println!(
+                "    ... {steps} files built so far ({:.0} s)",
+                start.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+    }
+    let status = child.wait()?;
+    println!("    {steps} files built");
+    if !status.success() {
+        bail!("make failed ({status})");
+    }
     Ok(())
 }
 
@@ -205,6 +288,16 @@ pub fn checksyscalls(p: &Project) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::config_symbol;
+
+    #[test]
+    fn kbuild_steps_are_recognized() {
+        assert!(super::is_kbuild_step("  CC      kernel/fork.o"));
+        assert!(super::is_kbuild_step("  RUSTC L rust/kernel.o"));
+        assert!(super::is_kbuild_step("  LD [M]  x.ko"));
+        assert!(!super::is_kbuild_step("kernel/fork.c:1:2: warning: x"));
+        assert!(!super::is_kbuild_step("make[1]: Entering directory"));
+        assert!(!super::is_kbuild_step("  "));
+    }
 
     #[test]
     fn config_lines_name_their_symbol() {

@@ -26,6 +26,7 @@ const C_OBJECTS: &[&str] = &[
     "kernel/fork.o",
     "kernel/exit.o",
     "kernel/signal.o",
+    "kernel/ptrace.o",
     "fs/file.o",
 ];
 
@@ -35,6 +36,7 @@ const OBJECTS: &[&str] = &[
     "kernel/fork.o",
     "kernel/exit.o",
     "kernel/signal.o",
+    "kernel/ptrace.o",
     "fs/file.o",
 ];
 

@@ -85,6 +85,8 @@ fn real_main() -> Result<()> {
             std::process::exit(code.exit_code());
         }
         "test" => {
+            // The kernel too: a changed source must not boot a stale bzImage.
+            kernel::build(&p)?;
             testbuild::build_all(&p)?;
             let mut t = tally::Tally::default();
             check::guest_tests(&p, &mut t)?;

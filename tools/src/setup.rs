@@ -26,8 +26,9 @@ const PACKAGES: &[&str] = &[
     "udev",
     "busybox-static",
     "python3-venv",
-    // upstream selftests
+    // upstream selftests (their `make install` copies with rsync)
     "libcap-dev",
+    "rsync",
     // checkpatch.pl's SPDX check
     "python3-ply",
     "python3-git",

@@ -1,15 +1,46 @@
 //! Counting checks and printing the closing `N passed, N failed, N skipped`.
 
 use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Tally {
     passed: usize,
     failed: Vec<String>,
     skipped: Vec<String>,
+    /// Finished phases and how long each took.
+    phases: Vec<(String, Duration)>,
+    /// The phase running now, since when.
+    current: Option<(String, Instant)>,
+}
+
+/// `1h02m03s`, `4m05s` or `6s`.
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m{sec:02}s"),
+        (h, min, sec) => format!("{h}h{min:02}m{sec:02}s"),
+    }
 }
 
 impl Tally {
+    /// Starts phase `name` (and ends the one before): the summary ends
+    /// with the time each phase took.
+    pub fn phase(&mut self, name: &str) {
+        self.end_phase();
+        println!("==> phase: {name}");
+        self.current = Some((name.to_string(), Instant::now()));
+    }
+
+    fn end_phase(&mut self) {
+        if let Some((name, start)) = self.current.take() {
+            let took = start.elapsed();
+            println!("==> phase {name} took {}", duration_text(took));
+            self.phases.push((name, took));
+        }
+    }
+
     pub fn pass(&mut self, name: &str) {
         println!("PASS {name}");
         self.passed += 1;
@@ -40,7 +71,8 @@ impl Tally {
     }
 
     /// Print what was skipped and what failed, then the summary line.
-    pub fn finish(self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
+        self.end_phase();
         if !self.skipped.is_empty() {
             println!("\nskipped:");
             for s in &self.skipped {
@@ -53,6 +85,19 @@ impl Tally {
                 println!("  {f}");
             }
         }
+        if !self.phases.is_empty() {
+            let total: Duration = self.phases.iter().map(|(_, d)| *d).sum();
+            let parts: Vec<String> = self
+                .phases
+                .iter()
+                .map(|(name, d)| format!("{name} {}", duration_text(*d)))
+                .collect();
+            println!(
+                "\ntimings: {} (total {})",
+                parts.join(", "),
+                duration_text(total)
+            );
+        }
         println!(
             "\n{} passed, {} failed, {} skipped",
             self.passed,
@@ -63,5 +108,18 @@ impl Tally {
             bail!("{} check(s) failed", self.failed.len());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_text;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_hours_minutes_seconds() {
+        assert_eq!(duration_text(Duration::from_secs(6)), "6s");
+        assert_eq!(duration_text(Duration::from_secs(245)), "4m05s");
+        assert_eq!(duration_text(Duration::from_secs(3723)), "1h02m03s");
     }
 }

@@ -53,11 +53,14 @@ macro_rules! skip {
     };
 }
 
-/// Skips the test unless a `feature::*_available()` probe succeeded.
+/// Skips the test unless a `feature::*_available()` probe succeeded; fails
+/// it instead where the probe found the patched kernel broken.
 macro_rules! require {
     ($availability:expr) => {
-        if let Err(reason) = $availability {
-            skip!("{reason}");
+        match $availability {
+            Ok(()) => {}
+            Err($crate::feature::Unavailable::Skip(reason)) => skip!("{reason}"),
+            Err($crate::feature::Unavailable::Broken(reason)) => fail!("{reason}"),
         }
     };
 }

@@ -75,7 +75,8 @@ struct Totals {
 }
 
 /// Runs `tests` in order, prints KTAP, returns the kselftest exit code.
-pub fn run(tests: &[Test]) -> i32 {
+/// With `strict`, a skipped test is reported and counted as a failure.
+pub fn run(tests: &[Test], strict: bool) -> i32 {
     println!("TAP version 13");
     println!("1..{}", tests.len());
     if let Err(err) = isolate::become_subreaper() {
@@ -88,6 +89,11 @@ pub fn run(tests: &[Test]) -> i32 {
             Verdict::Pass => {
                 totals.pass += 1;
                 println!("ok {number} {}", test.name);
+            }
+            Verdict::Skip(reason) if strict => {
+                totals.fail += 1;
+                diag(&format!("skipped, and --strict: {reason}"));
+                println!("not ok {number} {}", test.name);
             }
             Verdict::Skip(reason) => {
                 totals.skip += 1;

@@ -9,7 +9,7 @@
 //!   (and exits 42; a child that got a pid would run the parent's checks
 //!   instead and not exit 42). Fails if the kernel reads the pointer
 //!   (EFAULT: `... failed: EFAULT`) or the child exits otherwise.
-//! - `clone4_args_size_{8,ver0,ver1,ver1_plus_8,page}_sets_ptid`: sizes 8,
+//! - `clone4_args_size_{ver0,ver1,ver1_plus_8,page}_sets_ptid`: sizes
 //!   40, 48, 56 and 4096 are accepted: CLONE_PARENT_SETTID writes the child's
 //!   pid to `ptid` (word 0) and the bytes within the size past it are 0.
 //!   Every byte past the size is garbage (12345) that fails the call if read:
@@ -23,6 +23,11 @@
 //!   (EFAULT); `clone4_args_prot_none_efault`: size 40 in a PROT_NONE page
 //!   (EFAULT). Each fails if the call succeeds (`succeeded with Pid(..)`) or
 //!   gives another error (`left: E2BIG, right: EINVAL` etc.).
+//! - `clone4_args_size_inside_field_einval`: every size that ends inside a
+//!   field (1 to 39, and 41 to 47: 40 is VER0, 48 VER1) fails with EINVAL,
+//!   so the kernel never uses part of a pointer. A zeroed buffer of the
+//!   size, whose fields would all be fine. Fails with the size and what the
+//!   call did (`created Pid(..)`).
 
 use std::ffi::c_void;
 use std::mem::offset_of;
@@ -116,7 +121,6 @@ const CASES: &[Case] = &[
 
 /// Accepted sizes, each with `ptid` set and garbage past it.
 const PTID_SIZES: &[(&str, usize)] = &[
-    ("8", WORD),
     ("ver0", VER0),
     ("ver1", VER1),
     ("ver1_plus_8", VER1 + WORD),
@@ -132,7 +136,30 @@ pub fn tests() -> Vec<Test> {
             size_sets_ptid(size)
         })
     });
-    cases.chain(ptid).collect()
+    let inside = Test::new(
+        "clone4_args_size_inside_field_einval",
+        size_inside_field_einval,
+    );
+    cases.chain(ptid).chain(std::iter::once(inside)).collect()
+}
+
+fn size_inside_field_einval() -> TestResult {
+    require!(clone4_available());
+    let buffer = zeroed_with(VER1, &[]);
+    for size in (1..VER1).filter(|&size| size != VER0) {
+        // SAFETY: no flag makes the kernel write through a pointer; the
+        // child, if one is created by mistake, only exits.
+        let result = unsafe { clone4::fork_like(SIGCHLD, size, buffer.as_ptr().cast(), || 0) };
+        match result {
+            Err(Errno::EINVAL) => {}
+            Err(err) => fail!("size {size}: {err}, not EINVAL"),
+            Ok(pid) => {
+                let _ = nix::sys::wait::waitpid(pid, None);
+                fail!("size {size}: created {pid}, expected EINVAL");
+            }
+        }
+    }
+    Ok(Outcome::Pass)
 }
 
 fn run_case(case: &Case) -> TestResult {

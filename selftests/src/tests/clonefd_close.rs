@@ -24,26 +24,44 @@
 //!   CAP_SYS_ADMIN it succeeds, and the child exits normally.
 //! - `clonefd_kill_on_close_cap_sys_admin`: with CAP_SYS_ADMIN and without
 //!   no_new_privs it succeeds. SKIPs without CAP_SYS_ADMIN.
+//! - `clonefd_kill_on_close_user_ns`: CAP_SYS_ADMIN in the caller's own
+//!   user namespace is enough. A helper becomes user 65534 (no capability,
+//!   no no_new_privs): KILL_ON_CLOSE gives EPERM; after
+//!   unshare(CLONE_NEWUSER) it succeeds and the child exits normally. The
+//!   helper exits with 42, or 1 (not EPERM at first), 2 (refused in the
+//!   user namespace), 43 (set-up); SKIPs if unshare() is refused.
+//! - `clonefd_kill_on_close_einval_before_eperm`: without the privilege, a
+//!   KILL_ON_CLOSE call that is malformed otherwise gives EINVAL, not EPERM
+//!   (the privilege is checked last): with an unknown CLONEFD_ flag (0x08),
+//!   with CLONE_THREAD, with CLONE_SIGHAND but not CLONE_VM, with
+//!   CLONE_PARENT.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
+use nix::sched::{unshare, CloneFlags};
 use nix::sys::prctl;
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{dup, getpid};
 
-use super::clone4_common::{check_exited, CHILD_OK};
+use super::clone4_common::{
+    check_exited, expect_einval, CHILD_OK, CHILD_WRONG, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM,
+};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    after_gate, check_no_waitable_child, check_reaped, children_of, fork_process, poll_in,
-    spawn_gated, Gate, SigchldCounter, GRACE,
+    after_gate, become_nobody, check_no_waitable_child, check_reaped, children_of, fork_process,
+    poll_in, spawn_gated, Gate, SigchldCounter, GRACE, NOBODY,
 };
 use super::common::PATIENCE;
 use crate::clonefd::{self, Clonefd, CLONE_FD, KILL_ON_CLOSE};
 use crate::feature::clonefd_available;
 use crate::ktap::{Failure, Outcome, Test, TestResult};
 use crate::sys::{self, CAP_SYS_ADMIN};
+use crate::uapi;
+
+const CLONE_PARENT: u64 = uapi::CLONE_PARENT as u64;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -62,6 +80,11 @@ pub fn tests() -> Vec<Test> {
         ),
         Test::new("clonefd_kill_on_close_no_new_privs", no_new_privs),
         Test::new("clonefd_kill_on_close_cap_sys_admin", cap_sys_admin),
+        Test::new("clonefd_kill_on_close_user_ns", user_ns),
+        Test::new(
+            "clonefd_kill_on_close_einval_before_eperm",
+            einval_before_eperm,
+        ),
     ]
 }
 
@@ -184,4 +207,61 @@ fn cap_sys_admin() -> TestResult {
         skip!("the test process lacks CAP_SYS_ADMIN (run as root)");
     }
     check_kill_on_close_allowed()
+}
+
+/// The helper's exit code when unshare(CLONE_NEWUSER) was refused.
+const NO_USER_NS: i32 = 3;
+
+/// In the helper: KILL_ON_CLOSE as an unprivileged user, then as that
+/// user's root in a new user namespace.
+fn kill_on_close_in_user_ns() -> i32 {
+    if become_nobody().is_err() {
+        return CHILD_WRONG;
+    }
+    // SAFETY: the helper is single-threaded; a child made by mistake exits.
+    let spawn = || unsafe { clonefd::fork_like_fd(CLONE_FD | KILL_ON_CLOSE, || CHILD_OK) };
+    if !matches!(spawn(), Err(Errno::EPERM)) {
+        return 1;
+    }
+    if unshare(CloneFlags::CLONE_NEWUSER).is_err() {
+        return NO_USER_NS;
+    }
+    match spawn() {
+        Ok(child) => match clonefd::read_info(child.fd.as_fd()) {
+            Ok((_, info)) if info.status == CHILD_OK as u32 => CHILD_OK,
+            _ => CHILD_WRONG,
+        },
+        Err(_) => 2,
+    }
+}
+
+fn user_ns() -> TestResult {
+    require!(clonefd_available());
+    // SAFETY: the test process is single-threaded; the helper changes its
+    // credentials and namespaces and spawns a child.
+    let helper = check_ok!(unsafe { fork_process(kill_on_close_in_user_ns) });
+    let status = check_ok!(waitpid(helper, None));
+    if status == WaitStatus::Exited(helper, NO_USER_NS) {
+        skip!("unshare(CLONE_NEWUSER) as user {NOBODY} was refused");
+    }
+    check_eq!(status, WaitStatus::Exited(helper, CHILD_OK));
+    Ok(Outcome::Pass)
+}
+
+fn einval_before_eperm() -> TestResult {
+    require!(clonefd_available());
+    if check_ok!(prctl::get_no_new_privs()) {
+        skip!("no_new_privs is already set for the test process");
+    }
+    check_ok!(sys::drop_effective_cap(CAP_SYS_ADMIN));
+    let unknown_clonefd_flag = 0x08;
+    for flags in [
+        unknown_clonefd_flag,
+        CLONE_THREAD | CLONE_SIGHAND | CLONE_VM,
+        CLONE_SIGHAND,
+        CLONE_PARENT,
+    ] {
+        expect_einval(CLONE_FD | KILL_ON_CLOSE | flags, |_| {})?;
+    }
+    Ok(Outcome::Pass)
 }

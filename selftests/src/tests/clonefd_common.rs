@@ -16,17 +16,19 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
 use nix::sys::wait::{waitpid, WaitPidFlag};
-use nix::unistd::{execv, fork, ForkResult, Pid};
+use nix::unistd::{execv, fork, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 
 use super::clone4_common::CHILD_WRONG;
 use super::common::PATIENCE;
 use crate::clonefd::{self, Clonefd, ClonefdInfo, CLONE_FD, INFO_VER1};
+use crate::feature::Availability;
 use crate::ktap::Failure;
 use crate::sys;
 
@@ -327,6 +329,19 @@ pub fn check_reaped(pid: Pid) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Once the fd has reported `pid`'s exit, it is fully released at once:
+/// kill(pid, 0) gives ESRCH and /proc has no entry for it. Fails with what
+/// was still there (no second chance: a late release is the bug).
+pub fn check_released(pid: Pid) -> Result<(), Failure> {
+    check_err!(kill(pid, None), Errno::ESRCH);
+    let stat = proc_stat(pid);
+    check!(
+        matches!(&stat, Err(err) if err.kind() == io::ErrorKind::NotFound),
+        "/proc/{pid}/stat after the exit was reported: {stat:?}"
+    );
+    Ok(())
+}
+
 /// The processes whose parent is `parent`, zombies included (a scan of
 /// /proc/*/stat).
 pub fn children_of(parent: Pid) -> io::Result<Vec<Pid>> {
@@ -342,6 +357,25 @@ pub fn children_of(parent: Pid) -> io::Result<Vec<Pid>> {
         }
     }
     Ok(children)
+}
+
+/// The unprivileged user (and group) some tests become: nobody.
+pub const NOBODY: u32 = 65534;
+
+/// Becomes user and group NOBODY (real, effective and saved): no
+/// capability left. Only in a process forked for it.
+pub fn become_nobody() -> nix::Result<()> {
+    let gid = Gid::from_raw(NOBODY);
+    setresgid(gid, gid, gid)?;
+    let uid = Uid::from_raw(NOBODY);
+    setresuid(uid, uid, uid)
+}
+
+/// unshare(CLONE_NEWPID): the next child starts a new pid namespace.
+pub fn new_pidns() -> Availability {
+    unshare(CloneFlags::CLONE_NEWPID).map_err(|err| {
+        format!("unshare(CLONE_NEWPID): {err} (needs CAP_SYS_ADMIN and PID_NS)").into()
+    })
 }
 
 /// The lines of /proc/self/fdinfo/FD.

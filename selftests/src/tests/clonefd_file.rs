@@ -4,9 +4,7 @@
 //! Every test SKIPs unless `clonefd_available()`. Children wait at a gate
 //! (a pipe) until the test lets them exit with 42 (`CHILD_OK`).
 //!
-//! - `clonefd_fdinfo_pid_exited`: /proc/self/fdinfo/FD has the lines
-//!   `Pid:\t<pid>` and `Exited:\t0` while the child runs, `Exited:\t1`
-//!   once it has exited. Fails with the lines there.
+//! (fdinfo: `clonefd_fdinfo`.)
 //! - `clonefd_write_einval`: write() of 1 or 80 bytes fails with EINVAL,
 //!   while the child runs and after its exit.
 //! - `clonefd_lseek_espipe`: lseek() (SEEK_SET, SEEK_CUR, SEEK_END) fails
@@ -29,8 +27,8 @@ use nix::unistd::{lseek, write, Pid, Whence};
 
 use super::clone4_common::{check_exited, child_code, CHILD_OK};
 use super::clonefd_common::{
-    after_gate, await_readable, check_exit_reported, check_fdinfo_has, fork_process, poll_in,
-    recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
+    after_gate, await_readable, check_exit_reported, fork_process, poll_in, recv_fd, send_fd,
+    spawn_gated, unix_pair, Gate, Mailbox,
 };
 use super::common::PATIENCE;
 use crate::clonefd::{self, INFO_VER1};
@@ -40,28 +38,12 @@ use crate::sys;
 
 pub fn tests() -> Vec<Test> {
     vec![
-        Test::new("clonefd_fdinfo_pid_exited", fdinfo_pid_exited),
         Test::new("clonefd_write_einval", write_einval),
         Test::new("clonefd_lseek_espipe", lseek_espipe),
         Test::new("clonefd_share_fork_inherited", share_fork_inherited),
         Test::new("clonefd_share_scm_rights", share_scm_rights),
         Test::new("clonefd_share_pidfd_getfd", share_pidfd_getfd),
     ]
-}
-
-fn fdinfo_pid_exited() -> TestResult {
-    require!(clonefd_available());
-    let gate = check_ok!(Gate::new());
-    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
-    let fd = child.fd.as_fd();
-    let pid_line = format!("Pid:\t{}", child.pid);
-    check_fdinfo_has(fd, &pid_line)?;
-    check_fdinfo_has(fd, "Exited:\t0")?;
-    check_ok!(gate.open());
-    await_readable(fd)?;
-    check_fdinfo_has(fd, &pid_line)?;
-    check_fdinfo_has(fd, "Exited:\t1")?;
-    Ok(Outcome::Pass)
 }
 
 /// write() of 1 and of 80 bytes: EINVAL.

@@ -7,12 +7,14 @@
 //! - `clonefd_ioctl_getpid_{stored,returned}`: GETPID gives the pid the
 //!   child sees with getpid() (and, with `clonefd` a pointer, the pid
 //!   clone4() returned). Fails with the two pids, or the ioctl's error.
-//! - `clonefd_ioctl_getpid_after_exit`: GETPID still gives the pid after
-//!   the child's exit was read and the child was reaped.
+//! - `clonefd_ioctl_getpid_esrch_after_reap`: once the fd reported the
+//!   exit (the child is reaped), GETPID fails with ESRCH at once: the
+//!   number may already name another process. Fails with the pid it gave.
 //! - `clonefd_ioctl_getpid_other_pidns_none`: the fd inherited by the
 //!   first process of a new pid namespace (unshare(CLONE_NEWPID), fork),
-//!   where the child has no pid: GETPID gives 0 there. SKIPs if unshare()
-//!   is refused.
+//!   where the child has no pid: GETPID gives 0 there, and GETPIDFD fails
+//!   with ESRCH (the posted word is -ESRCH). SKIPs if unshare() is
+//!   refused.
 //! - `clonefd_ioctl_getpid_other_pidns_translated`: a child created by the
 //!   first process M of a new pid namespace, its fd passed to the test over
 //!   SCM_RIGHTS: in M, GETPID gives the pid clone4() returned there; in the
@@ -22,10 +24,13 @@
 //!   a pidfd for the child (its fdinfo says `Pid:` the child's pid) on
 //!   which pidfd_send_signal(SIGKILL) kills it: the fd reports CLD_KILLED,
 //!   SIGKILL.
-//! - `clonefd_ioctl_getpidfd_esrch_after_reap`: once the child has exited
-//!   and been reaped, GETPIDFD fails with ESRCH (within 5 s of the exit).
+//! - `clonefd_ioctl_getpidfd_esrch_after_reap`: once the fd reported the
+//!   exit, GETPIDFD fails with ESRCH at once.
 //! - `clonefd_ioctl_unknown_enotty`: _IO(0xC4, 0), _IO(0xC4, 3),
 //!   _IOR(0xC4, 1, int), _IOW(0xC4, 2, int) and TCGETS fail with ENOTTY.
+//! - `clonefd_ioctl_nonzero_arg_einval`: GETPID and GETPIDFD with an
+//!   argument of 1 (and of -1) fail with EINVAL, so that a later kernel
+//!   may give the argument a meaning; no fd is created.
 
 use std::ffi::c_int;
 use std::fs;
@@ -35,7 +40,6 @@ use std::ptr;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
 use nix::unistd::{getpid, Pid};
@@ -44,11 +48,11 @@ use nix::{request_code_none, request_code_read, request_code_write};
 use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_fdinfo_has, check_reaped, check_reported, eventually,
-    fork_process, recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
+    after_gate, check_exit_reported, check_fdinfo_has, check_reported, fork_process, new_pidns,
+    open_fds, recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
 };
 use crate::clonefd::{self, CLONE_FD};
-use crate::feature::{clonefd_available, Availability};
+use crate::feature::clonefd_available;
 use crate::ktap::{Outcome, Test, TestResult};
 use crate::sys;
 use crate::uapi;
@@ -74,7 +78,10 @@ pub fn tests() -> Vec<Test> {
     vec![
         Test::new("clonefd_ioctl_getpid_stored", || getpid_matches(false)),
         Test::new("clonefd_ioctl_getpid_returned", || getpid_matches(true)),
-        Test::new("clonefd_ioctl_getpid_after_exit", getpid_after_exit),
+        Test::new(
+            "clonefd_ioctl_getpid_esrch_after_reap",
+            getpid_esrch_after_reap,
+        ),
         Test::new("clonefd_ioctl_getpid_other_pidns_none", getpid_pidns_none),
         Test::new(
             "clonefd_ioctl_getpid_other_pidns_translated",
@@ -86,6 +93,7 @@ pub fn tests() -> Vec<Test> {
             getpidfd_esrch_after_reap,
         ),
         Test::new("clonefd_ioctl_unknown_enotty", unknown_enotty),
+        Test::new("clonefd_ioctl_nonzero_arg_einval", nonzero_arg_einval),
     ]
 }
 
@@ -122,18 +130,11 @@ fn getpid_matches(returned: bool) -> TestResult {
     Ok(Outcome::Pass)
 }
 
-fn getpid_after_exit() -> TestResult {
+fn getpid_esrch_after_reap() -> TestResult {
     require!(clonefd_available());
     let child = exited_child(0, CHILD_OK)?;
-    check_reaped(child.pid)?;
-    check_eq!(check_ok!(clonefd::getpid(child.fd.as_fd())), child.pid);
+    check_err!(clonefd::getpid(child.fd.as_fd()), Errno::ESRCH);
     Ok(Outcome::Pass)
-}
-
-/// unshare(CLONE_NEWPID): the next child starts a new pid namespace.
-fn new_pidns() -> Availability {
-    unshare(CloneFlags::CLONE_NEWPID)
-        .map_err(|err| format!("unshare(CLONE_NEWPID): {err} (needs CAP_SYS_ADMIN and PID_NS)"))
 }
 
 fn getpid_pidns_none() -> TestResult {
@@ -148,7 +149,11 @@ fn getpid_pidns_none() -> TestResult {
     let outsider = check_ok!(unsafe {
         fork_process(|| {
             let in_ns = getpid() == Pid::from_raw(1);
-            if in_ns && mailbox.post(getpid_word(fd)) {
+            let pidfd = match clonefd::getpidfd(fd) {
+                Ok(_) => 0,
+                Err(err) => -(err as i64),
+            };
+            if in_ns && mailbox.post(getpid_word(fd)) && mailbox.post(pidfd) {
                 CHILD_OK
             } else {
                 CHILD_WRONG
@@ -157,6 +162,7 @@ fn getpid_pidns_none() -> TestResult {
     });
     check_exited(outsider, CHILD_OK)?;
     check_eq!(check_ok!(mailbox.fetch()), 0);
+    check_eq!(check_ok!(mailbox.fetch()), -(Errno::ESRCH as i64));
     check_ok!(gate.open());
     check_exit_reported(fd, CHILD_OK)?;
     Ok(Outcome::Pass)
@@ -235,13 +241,7 @@ fn getpidfd() -> TestResult {
 fn getpidfd_esrch_after_reap() -> TestResult {
     require!(clonefd_available());
     let child = exited_child(0, CHILD_OK)?;
-    let esrch = || matches!(clonefd::getpidfd(child.fd.as_fd()), Err(Errno::ESRCH));
-    if !eventually(esrch) {
-        fail!(
-            "GETPIDFD after the exit: {:?}, not ESRCH",
-            clonefd::getpidfd(child.fd.as_fd())
-        );
-    }
+    check_err!(clonefd::getpidfd(child.fd.as_fd()), Errno::ESRCH);
     Ok(Outcome::Pass)
 }
 
@@ -255,6 +255,28 @@ fn unknown_enotty() -> TestResult {
             other => fail!("ioctl({name}): {other:?}, not ENOTTY"),
         }
     }
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+fn nonzero_arg_einval() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let fds = check_ok!(open_fds());
+    for (name, request) in [
+        ("GETPID", clonefd::IOC_GETPID),
+        ("GETPIDFD", clonefd::IOC_GETPIDFD),
+    ] {
+        for arg in [1usize, usize::MAX] {
+            match clonefd::ioctl_arg(child.fd.as_fd(), request, arg) {
+                Err(Errno::EINVAL) => {}
+                other => fail!("ioctl({name}, {arg:#x}): {other:?}, not EINVAL"),
+            }
+        }
+    }
+    check_eq!(check_ok!(open_fds()), fds);
     check_ok!(gate.open());
     check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
     Ok(Outcome::Pass)

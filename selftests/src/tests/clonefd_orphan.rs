@@ -34,7 +34,7 @@ use super::clone4_common::{
 };
 use super::clonefd_common::{
     after_gate, check_exit_reported, check_no_waitable_child, check_not_readable,
-    check_not_waitable, check_reaped, eventually, fork_process, proc_stat, recv_fd, send_fd,
+    check_not_waitable, check_released, eventually, fork_process, proc_stat, recv_fd, send_fd,
     spawn_gated, task_count, task_stat, unix_pair, Gate, SigchldCounter, GRACE,
 };
 use crate::clone4::{c4_child_wait_pipe, PipeGate};
@@ -135,7 +135,7 @@ fn parent_exits_first_process() -> TestResult {
     check_exit_reported(fd.as_fd(), CHILD_OK)?;
     counter.check_none_since(before)?;
     check_no_waitable_child()?;
-    check_reaped(pid)?;
+    check_released(pid)?;
     Ok(Outcome::Pass)
 }
 
@@ -163,7 +163,7 @@ fn child_exits_first_process() -> TestResult {
     })?;
     check_ok!(gate.open());
     check_exit_reported(fd.as_fd(), CHILD_OK)?;
-    check_reaped(pid)?;
+    check_released(pid)?;
     check_ok!(until.open());
     check_exited(m, CHILD_OK)?;
     Ok(Outcome::Pass)

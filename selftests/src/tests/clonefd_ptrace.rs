@@ -16,21 +16,38 @@
 //!   child and waitpid()s for it: it sees the exit with 42 (it posts what it
 //!   saw: -1 for anything else). The test, the child's parent, gets no
 //!   SIGCHLD from the child.
+//! - `clonefd_ptrace_tracer_thread_exits`: a second thread of the test
+//!   process seizes the child, lets it exit, sees it a zombie ('Z' in
+//!   /proc) and ends without waiting for it. The tracer was in the child's
+//!   parent process, so __ptrace_detach() leaves the zombie to the parent's
+//!   wait(), which never reports a CLONE_FD child: the fd must report the
+//!   exit within 5 s anyway. Fails with `not readable after 5s` (the zombie
+//!   stays forever).
+//! - `clonefd_ptrace_creator_thread_exits`: the same, the tracer being the
+//!   thread that created the child, which ends (SYS_exit) while another
+//!   thread of its process goes on and reads the fd; that process exits
+//!   with 42 if the fd reported the exit within 5 s (1: it did not, 2: the
+//!   read failed, 43: the set-up failed).
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::thread;
 
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::clone4_common::CHILD_WRONG;
 use super::clone4_common::{check_exited, CHILD_OK};
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_not_waitable, check_reaped, fork_process, spawn_gated,
-    Gate, Mailbox, SigchldCounter,
+    after_gate, check_exit_reported, check_not_waitable, check_released, eventually, fork_process,
+    poll_in, proc_stat, spawn_gated, Gate, Mailbox, SigchldCounter,
 };
+use super::common::PATIENCE;
+use crate::clonefd;
 use crate::feature::clonefd_available;
 use crate::ktap::{Failure, Outcome, Test, TestResult};
+use crate::sys;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -40,6 +57,8 @@ pub fn tests() -> Vec<Test> {
             "clonefd_ptrace_seize_by_other_process",
             seize_by_other_process,
         ),
+        Test::new("clonefd_ptrace_tracer_thread_exits", tracer_thread_exits),
+        Test::new("clonefd_ptrace_creator_thread_exits", creator_thread_exits),
     ]
 }
 
@@ -52,7 +71,7 @@ fn wait_traced(pid: Pid) -> nix::Result<WaitStatus> {
 fn check_done(fd: BorrowedFd<'_>, pid: Pid) -> Result<(), Failure> {
     check_exit_reported(fd, CHILD_OK)?;
     check_not_waitable(pid)?;
-    check_reaped(pid)?;
+    check_released(pid)?;
     Ok(())
 }
 
@@ -113,5 +132,68 @@ fn seize_by_other_process() -> TestResult {
     counter.check_none_from(child.pid)?;
     check_ok!(until.open());
     check_exited(tracer, CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+/// In a tracer: seizes `pid`, lets it through `gate` and waits until it is
+/// a zombie (its exit waits for this tracer). Whether all of it worked.
+fn seize_until_zombie(pid: Pid, gate: &Gate) -> bool {
+    ptrace::seize(pid, ptrace::Options::empty()).is_ok()
+        && gate.open().is_ok()
+        && eventually(|| matches!(proc_stat(pid), Ok(stat) if stat.state == 'Z'))
+}
+
+fn tracer_thread_exits() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let traced = thread::scope(|scope| scope.spawn(|| seize_until_zombie(child.pid, &gate)).join());
+    check!(
+        matches!(traced, Ok(true)),
+        "the tracer thread did not see its tracee a zombie: {:?}",
+        proc_stat(child.pid)
+    );
+    check_done(child.fd.as_fd(), child.pid)?;
+    Ok(Outcome::Pass)
+}
+
+/// The exit code of the process in `creator_thread_exits`, from what its
+/// second thread saw on the fd.
+fn reported_code(fd: BorrowedFd<'_>) -> i32 {
+    match poll_in(fd, PATIENCE) {
+        Ok(revents) if !revents.is_empty() => match clonefd::read_info(fd) {
+            Ok((_, info)) if info.code == libc::CLD_EXITED as u32 => info.status as i32,
+            _ => 2,
+        },
+        _ => 1,
+    }
+}
+
+/// The process of `creator_thread_exits`: creates and seizes the child,
+/// starts a thread that reads the fd and ends the process with what it
+/// saw, then ends its own (main) thread.
+fn create_trace_and_exit() -> i32 {
+    let Ok(gate) = Gate::new() else {
+        return CHILD_WRONG;
+    };
+    let Ok(child) = spawn_gated(0, &gate, CHILD_OK) else {
+        return CHILD_WRONG;
+    };
+    if !seize_until_zombie(child.pid, &gate) {
+        return CHILD_WRONG;
+    }
+    let reader = move || sys::exit_now(reported_code(child.fd.as_fd()));
+    if thread::Builder::new().spawn(reader).is_err() {
+        return CHILD_WRONG;
+    }
+    sys::exit_thread(0)
+}
+
+fn creator_thread_exits() -> TestResult {
+    require!(clonefd_available());
+    // SAFETY: the test process is single-threaded; the new process is
+    // single-threaded until it has created its child.
+    let process = check_ok!(unsafe { fork_process(create_trace_and_exit) });
+    check_exited(process, CHILD_OK)?;
     Ok(Outcome::Pass)
 }

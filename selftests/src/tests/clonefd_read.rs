@@ -28,6 +28,11 @@
 //!   status, of 24 (CLONEFD_INFO_SIZE_VER0) the VER0 prefix; that read
 //!   consumed the info: the next one gives 0. Fails on another length or
 //!   values.
+//! - `clonefd_read_zero_length`: read() of 0 bytes returns 0 and changes
+//!   nothing: on a CLONEFD_NONBLOCK fd while the child runs (not EAGAIN),
+//!   and after its exit, when the next read() still gets the whole info.
+//!   Fails with `left: 0` (the zero-length read consumed the info) or the
+//!   error seen.
 //! - `clonefd_read_large_buffer`: read() of 4096 bytes returns 80.
 //! - `clonefd_read_concurrent_threads`: three threads blocked in read()
 //!   when the child exits: one gets the 80 bytes, the two others 0. Fails
@@ -95,6 +100,7 @@ pub fn tests() -> Vec<Test> {
             short_read(len)
         })
     }));
+    tests.push(Test::new("clonefd_read_zero_length", zero_length));
     tests.push(Test::new("clonefd_read_large_buffer", large_buffer));
     tests.push(Test::new(
         "clonefd_read_concurrent_threads",
@@ -247,6 +253,17 @@ fn short_read(len: usize) -> TestResult {
         (libc::CLD_EXITED, CHILD_OK)
     );
     check_eq!(check_ok!(clonefd::read_info(child.fd.as_fd())).0, 0);
+    Ok(Outcome::Pass)
+}
+
+fn zero_length() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(NONBLOCK, &gate, CHILD_OK));
+    check_eq!(check_ok!(clonefd::read_bytes(child.fd.as_fd(), 0)).len(), 0);
+    let_exit(&gate, child.fd.as_fd())?;
+    check_eq!(check_ok!(clonefd::read_bytes(child.fd.as_fd(), 0)).len(), 0);
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 

@@ -17,6 +17,14 @@
 //!   (the kernel's RSS counters may lag a little) and `minflt` >= 8192 (one
 //!   fault per page).
 //! - `clonefd_info_nvcsw`: a child that sleeps 5 times: `nvcsw` >= 5.
+//! - `clonefd_info_added_to_parent_children`: the parent collected the
+//!   child's status through read(), so the child's usage goes to the
+//!   parent's RUSAGE_CHILDREN as wait() would add it: after a child that
+//!   burned 300 ms and slept 5 times, getrusage(RUSAGE_CHILDREN) of the test
+//!   grew by the info's `utime_ns` (to the microsecond getrusage() rounds
+//!   to), `minflt`, `majflt`, `nvcsw` and `nivcsw`, measured once the
+//!   feature probe's child is gone. Fails with the difference (`left: 0`:
+//!   the usage was dropped).
 
 use std::hint::black_box;
 use std::os::fd::AsFd;
@@ -26,9 +34,10 @@ use std::time::Duration;
 use nix::sys::mman::{madvise, MmapAdvise};
 use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::getpid;
 
 use super::clone4_common::{child_code, CHILD_OK};
-use super::clonefd_common::{check_exit_reported, fork_process};
+use super::clonefd_common::{check_exit_reported, children_of, eventually, fork_process};
 use crate::clonefd::{self, ClonefdInfo, CLONE_FD};
 use crate::feature::clonefd_available;
 use crate::ktap::{Outcome, Test, TestResult};
@@ -50,6 +59,10 @@ pub fn tests() -> Vec<Test> {
         Test::new("clonefd_info_waited_children_utime", waited_children_utime),
         Test::new("clonefd_info_maxrss_minflt", maxrss_minflt),
         Test::new("clonefd_info_nvcsw", nvcsw),
+        Test::new(
+            "clonefd_info_added_to_parent_children",
+            added_to_parent_children,
+        ),
     ]
 }
 
@@ -188,5 +201,37 @@ fn nvcsw() -> TestResult {
         "nvcsw {} < {SLEEPS}: {info:?}",
         info.nvcsw
     );
+    Ok(Outcome::Pass)
+}
+
+/// A `timeval` of getrusage() in microseconds.
+fn micros(tv: nix::sys::time::TimeVal) -> i64 {
+    tv.tv_sec() * 1_000_000 + tv.tv_usec()
+}
+
+fn added_to_parent_children() -> TestResult {
+    require!(clonefd_available());
+    // The probe's child is released (and counted) whenever it exits:
+    // measure once it is gone.
+    check!(
+        eventually(|| matches!(children_of(getpid()), Ok(c) if c.is_empty())),
+        "children left: {:?}",
+        children_of(getpid())
+    );
+    let before = check_ok!(getrusage(UsageWho::RUSAGE_CHILDREN));
+    let info = info_after(|| burn() && sleep_a_few_times())?;
+    let after = check_ok!(getrusage(UsageWho::RUSAGE_CHILDREN));
+    let utime_us = micros(after.user_time()) - micros(before.user_time());
+    check!(
+        utime_us.abs_diff((info.utime_ns / 1000) as i64) <= 1,
+        "RUSAGE_CHILDREN utime grew by {utime_us} us, the child used {} ns",
+        info.utime_ns
+    );
+    let grew =
+        |field: fn(&nix::sys::resource::Usage) -> i64| (field(&after) - field(&before)) as u64;
+    check_eq!(grew(|u| u.minor_page_faults()), info.minflt);
+    check_eq!(grew(|u| u.major_page_faults()), info.majflt);
+    check_eq!(grew(|u| u.voluntary_context_switches()), info.nvcsw);
+    check_eq!(grew(|u| u.involuntary_context_switches()), info.nivcsw);
     Ok(Outcome::Pass)
 }

@@ -30,6 +30,9 @@
 //!   EINVAL; `clonefd_spawn_clonefd_without_clone_fd_einval`: a valid
 //!   `clonefd` pointer without CLONE_FD is EINVAL. They fail as the
 //!   clone4_flags EINVAL tests (`created Pid(..)`, or another errno).
+//! - `clonefd_spawn_clonefd_is_ptid_einval`: with CLONE_PARENT_SETTID,
+//!   `clonefd` and `ptid` pointing to the same int is EINVAL (the kernel
+//!   would store both there), as clone3() does for CLONE_PIDFD.
 
 use std::ffi::c_void;
 use std::mem::size_of;
@@ -40,7 +43,7 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::unistd::getpid;
 
-use super::clone4_common::{child_code, expect_einval, CHILD_OK, SIGCHLD};
+use super::clone4_common::{child_code, expect_einval, CHILD_OK, CLONE_PARENT_SETTID, SIGCHLD};
 use super::clonefd_common::{after_gate, check_exit_reported, spawn_exiting, Gate, Mailbox};
 use crate::clone4::Clone4Args;
 use crate::clonefd::{self, CLOEXEC, CLONE_FD, NONBLOCK};
@@ -128,6 +131,12 @@ pub fn tests() -> Vec<Test> {
         "clonefd_spawn_clonefd_without_clone_fd_einval",
         clonefd_without_clone_fd,
     ));
+    tests.push(Test::new("clonefd_spawn_clonefd_is_ptid_einval", || {
+        require!(clonefd_available());
+        expect_einval(CLONE_FD | CLONE_PARENT_SETTID, |args| {
+            args.clonefd = args.ptid
+        })
+    }));
     tests
 }
 

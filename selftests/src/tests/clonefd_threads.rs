@@ -14,8 +14,9 @@
 //!   second thread calls exit_group(7): the fd reports CLD_EXITED 7.
 //! - `clonefd_mt_nonleader_exec`: the second thread execve()s this binary
 //!   with `--exit-with 7` (de_thread() makes it the leader): the fd
-//!   reports CLD_EXITED 7 (43 if the exec failed), GETPID still gives the
-//!   pid, no SIGCHLD comes, wait gives ECHILD, the process is reaped.
+//!   reports CLD_EXITED 7 (43 if the exec failed), GETPID then gives ESRCH
+//!   (the process is gone, not only its first thread), no SIGCHLD comes,
+//!   wait gives ECHILD, the process is released.
 //! - `clonefd_thread_reports_thread_exit`: clone4(CLONE_THREAD | CLONE_VM
 //!   | CLONE_SIGHAND | CLONE_FD) on a stack of its own: a thread of the
 //!   test process (in /proc/self/task) that waits on a pipe, then SYS_exits
@@ -34,7 +35,7 @@ use super::clone4_common::{
     expect_einval, Shared, StackForm, CHILD_OK, CHILD_WRONG, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM,
 };
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_no_waitable_child, check_not_readable, check_reaped,
+    after_gate, check_exit_reported, check_no_waitable_child, check_not_readable, check_released,
     eventually, exec_exit_with, task_count, task_stat, Gate, SigchldCounter, GATE_CLOSED,
 };
 use crate::clone4::{c4_child_wait_pipe, PipeGate};
@@ -176,10 +177,10 @@ fn nonleader_exec() -> TestResult {
     check_threads(child.pid, 2)?;
     check_ok!(gate.open());
     check_exit_reported(child.fd.as_fd(), MT_STATUS)?;
-    check_eq!(check_ok!(clonefd::getpid(child.fd.as_fd())), child.pid);
+    check_err!(clonefd::getpid(child.fd.as_fd()), nix::errno::Errno::ESRCH);
     counter.check_none_since(0)?;
     check_no_waitable_child()?;
-    check_reaped(child.pid)?;
+    check_released(child.pid)?;
     Ok(Outcome::Pass)
 }
 
