@@ -146,6 +146,11 @@ fn cover_text(p: &Project, base: &str, br: &str) -> Result<String> {
                 "--no-tree",
             ],
         )
+        // get_maintainer.pl orders equally ranked entries by Perl's hash
+        // order, which is random per run: fix it, so every run (and
+        // every machine) writes the same cover letter.
+        .env("PERL_HASH_SEED", "0")
+        .env("PERL_PERTURB_KEYS", "0")
         .current_dir(p.linux()),
         &diff,
     )?;

@@ -34,7 +34,8 @@
 //!   KILL_ON_CLOSE call that is malformed otherwise gives EINVAL, not EPERM
 //!   (the privilege is checked last): with an unknown CLONEFD_ flag (0x08),
 //!   with CLONE_THREAD, with CLONE_SIGHAND but not CLONE_VM, with
-//!   CLONE_PARENT.
+//!   CLONE_PARENT, and with CLONE_NEWUSER | CLONE_NEWIPC | CLONE_SYSVSEM
+//!   (which copy_namespaces() refuses, late in copy_process()).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -62,6 +63,9 @@ use crate::sys::{self, CAP_SYS_ADMIN};
 use crate::uapi;
 
 const CLONE_PARENT: u64 = uapi::CLONE_PARENT as u64;
+const CLONE_NEWUSER: u64 = uapi::CLONE_NEWUSER as u64;
+const CLONE_NEWIPC: u64 = uapi::CLONE_NEWIPC as u64;
+const CLONE_SYSVSEM: u64 = uapi::CLONE_SYSVSEM as u64;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -260,6 +264,7 @@ fn einval_before_eperm() -> TestResult {
         CLONE_THREAD | CLONE_SIGHAND | CLONE_VM,
         CLONE_SIGHAND,
         CLONE_PARENT,
+        CLONE_NEWUSER | CLONE_NEWIPC | CLONE_SYSVSEM,
     ] {
         expect_einval(CLONE_FD | KILL_ON_CLOSE | flags, |_| {})?;
     }

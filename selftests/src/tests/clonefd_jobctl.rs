@@ -15,21 +15,36 @@
 //!   `/bin/sleep 30` (its /proc/PID/comm becomes `sleep`), then is stopped,
 //!   continued and killed (SIGKILL): no SIGCHLD, wait gives ECHILD, and the
 //!   fd reports CLD_KILLED SIGKILL.
+//! - `clonefd_jobctl_tracer_parent_notified`: a tracer is notified as for
+//!   any tracee, also when it is the child's parent, whose one
+//!   notification of a continue is then the tracer's. With SIGCHLD
+//!   blocked, the test seizes its child, stops it (the signal-delivery
+//!   stop, then the group stop as PTRACE_EVENT_STOP), sends SIGCONT and
+//!   PTRACE_CONT: a SIGCHLD with CLD_CONTINUED from the child must come
+//!   within 5 s. Fails with what came instead (`EAGAIN`: nothing).
 
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsFd;
 
+use std::time::Duration;
+
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::ptrace;
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{execv, Pid};
 
 use super::clone4_common::{CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::{
     check_exit_reported, check_reported, eventually, proc_stat, spawn_gated, Gate, SigchldCounter,
 };
+use super::common::{signal_set, PATIENCE};
 use crate::clonefd::{self, CLONE_FD};
+use crate::sys;
+
+/// PTRACE_EVENT_STOP: a seized tracee's group stop.
+const PTRACE_EVENT_STOP: i32 = 128;
 use crate::feature::clonefd_available;
 use crate::ktap::{Failure, Outcome, Test, TestResult};
 
@@ -42,6 +57,10 @@ pub fn tests() -> Vec<Test> {
         Test::new(
             "clonefd_jobctl_after_exec_no_sigchld",
             after_exec_no_sigchld,
+        ),
+        Test::new(
+            "clonefd_jobctl_tracer_parent_notified",
+            tracer_parent_notified,
         ),
     ]
 }
@@ -119,5 +138,53 @@ fn after_exec_no_sigchld() -> TestResult {
     check_reported(child.fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
     check_no_job_report(child.pid)?;
     counter.check_none_from(child.pid)?;
+    Ok(Outcome::Pass)
+}
+
+/// Takes every pending SIGCHLD (SIGCHLD blocked).
+fn drain_sigchld(set: &SigSet) {
+    while sys::sigtimedwait(set, Duration::ZERO).is_ok() {}
+}
+
+/// Waits at most PATIENCE for a SIGCHLD with CLD_CONTINUED from `pid`.
+fn check_continued_reported(set: &SigSet, pid: Pid) -> Result<(), Failure> {
+    let mut seen = Vec::new();
+    loop {
+        match sys::sigtimedwait(set, PATIENCE) {
+            Ok(info) if info.pid == pid && info.code == libc::CLD_CONTINUED => return Ok(()),
+            Ok(info) => seen.push(info),
+            Err(err) => fail!("no CLD_CONTINUED from {pid} ({err}); SIGCHLDs seen: {seen:?}"),
+        }
+    }
+}
+
+fn tracer_parent_notified() -> TestResult {
+    require!(clonefd_available());
+    let set = signal_set(libc::SIGCHLD);
+    check_ok!(sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None));
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    check_ok!(ptrace::seize(child.pid, ptrace::Options::empty()));
+    check_ok!(kill(child.pid, Signal::SIGSTOP));
+    let wait_traced = || waitpid(child.pid, Some(WaitPidFlag::__WALL));
+    check_eq!(
+        check_ok!(wait_traced()),
+        WaitStatus::Stopped(child.pid, Signal::SIGSTOP)
+    );
+    check_ok!(ptrace::cont(child.pid, Signal::SIGSTOP));
+    check_eq!(
+        check_ok!(wait_traced()),
+        WaitStatus::PtraceEvent(child.pid, Signal::SIGSTOP, PTRACE_EVENT_STOP)
+    );
+    drain_sigchld(&set);
+    check_ok!(kill(child.pid, Signal::SIGCONT));
+    check_ok!(ptrace::cont(child.pid, None));
+    check_continued_reported(&set, child.pid)?;
+    check_ok!(kill(child.pid, Signal::SIGKILL));
+    check_eq!(
+        check_ok!(wait_traced()),
+        WaitStatus::Signaled(child.pid, Signal::SIGKILL, false)
+    );
+    check_reported(child.fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
     Ok(Outcome::Pass)
 }

@@ -9,8 +9,9 @@
 //!   which makes it H's only thread, with H's PID. Once /proc/H/comm says
 //!   `sleep`: GETPID gives H's PID, fdinfo says `Pid:` H, and GETPIDFD
 //!   gives a pidfd on which SIGKILL kills it; once the test has reaped H,
-//!   the fd reports CLD_KILLED, SIGKILL. Fails with `ESRCH` when the fd
-//!   still names the thread's old PID, which went with the old leader.
+//!   the fd reports CLD_KILLED, SIGKILL, and GETPID gives ESRCH. Fails
+//!   with `ESRCH` when the fd still names the thread's old PID, which went
+//!   with the old leader.
 
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -97,5 +98,6 @@ fn exec_follows() -> TestResult {
         WaitStatus::Signaled(h, Signal::SIGKILL, false)
     );
     check_reported(fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
+    check_err!(clonefd::getpid(fd.as_fd()), nix::errno::Errno::ESRCH);
     Ok(Outcome::Pass)
 }
