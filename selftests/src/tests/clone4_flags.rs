@@ -10,7 +10,9 @@
 //!   CLONE_DETACHED, CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_THREAD without
 //!   CLONE_SIGHAND, CLONE_SIGHAND without CLONE_VM, CLONE_NEWPID with
 //!   CLONE_THREAD, CLONE_SIGHAND with CLONE_CLEAR_SIGHAND, CLONE_THREAD or
-//!   CLONE_PARENT with an exit signal, exit signals 65 and 255.
+//!   CLONE_PARENT with an exit signal, exit signals 65 and 255, and
+//!   CLONE_NEWTIME (its bit, 0x80, is in the exit signal's byte, or with
+//!   CLONE_FD an unknown CLONEFD_ flag: clone4() cannot express it).
 //!   `clone4_flags_bit<N>_einval`: each of bits 33 to 63 with SIGCHLD.
 //!   The call is made on a stack of its own (`expect_einval`), so a child
 //!   created by mistake is harmless; the test then fails with
@@ -62,6 +64,7 @@ const CLONE_PIDFD: u64 = uapi::CLONE_PIDFD as u64;
 const CLONE_PARENT: u64 = uapi::CLONE_PARENT as u64;
 const CLONE_NEWPID: u64 = uapi::CLONE_NEWPID as u64;
 const CLONE_INTO_CGROUP: u64 = uapi::CLONE_INTO_CGROUP;
+const CLONE_NEWTIME: u64 = uapi::CLONE_NEWTIME as u64;
 
 /// (name, flags) clone4() must reject with EINVAL.
 const REJECTED: &[(&str, u64)] = &[
@@ -85,6 +88,9 @@ const REJECTED: &[(&str, u64)] = &[
     ("parent_exit_signal", CLONE_PARENT | SIGCHLD),
     ("exit_signal_65", 65),
     ("exit_signal_255", 255),
+    // Its bit is in the exit signal's byte: clone4() cannot express it.
+    ("newtime", CLONE_NEWTIME | SIGCHLD),
+    ("newtime_clone_fd", CLONE_NEWTIME | uapi::CLONE_FD),
 ];
 
 /// The flag bits clone4() does not take: 33 (CLONE_INTO_CGROUP) and up,
