@@ -118,6 +118,18 @@ struct c4_pipe_gate {
 	int code;	/* the exit code once a byte came */
 };
 
+/* Waits for one byte on @fd: whether it came (not EOF or an error). */
+static int wait_byte(int fd)
+{
+	char byte;
+	long ret;
+
+	do
+		ret = raw_syscall3(NR_READ, fd, (long)&byte, 1);
+	while (ret == -EINTR);
+	return ret == 1;
+}
+
 /*
  * A child body for c4_raw_clone4(): waits for one byte on gate->fd, then
  * returns gate->code (1 if the pipe reached EOF or failed).  No libc.
@@ -125,13 +137,8 @@ struct c4_pipe_gate {
 int c4_child_wait_pipe(void *arg)
 {
 	struct c4_pipe_gate *gate = arg;
-	char byte;
-	long ret;
 
-	do
-		ret = raw_syscall3(NR_READ, gate->fd, (long)&byte, 1);
-	while (ret == -EINTR);
-	return ret == 1 ? gate->code : 1;
+	return wait_byte(gate->fd) ? gate->code : 1;
 }
 
 /* The argument of c4_child_wait_exec(). */
@@ -150,13 +157,8 @@ struct c4_exec_gate {
 int c4_child_wait_exec(void *arg)
 {
 	struct c4_exec_gate *gate = arg;
-	char byte;
-	long ret;
 
-	do
-		ret = raw_syscall3(NR_READ, gate->fd, (long)&byte, 1);
-	while (ret == -EINTR);
-	if (ret != 1)
+	if (!wait_byte(gate->fd))
 		return 1;
 	raw_syscall3(NR_EXECVE, (long)gate->path, (long)gate->argv,
 		     (long)gate->envp);
