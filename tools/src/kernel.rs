@@ -57,6 +57,14 @@ pub const NO_CLONEFD: Variant = Variant {
     needs_symbol: Some("config CLONEFD"),
 };
 
+/// The lint build: the main configuration, KUnit and the kernel crate's
+/// doctests.  Never booted.
+pub const LINT: Variant = Variant {
+    name: "lint",
+    overlay: Some("ci/kernel-lint.config"),
+    needs_symbol: None,
+};
+
 impl Variant {
     /// Its out-of-tree build directory.
     pub fn out(&self, p: &Project) -> std::path::PathBuf {

@@ -1,16 +1,20 @@
 //! Lints of the series' kernel code that a maintainer runs: rustfmt,
-//! clippy and W=1 over the Rust and the C files the series touches,
-//! sparse (its reports on lines the series adds), and kernel-doc on the
-//! headers it adds or changes.
+//! clippy and W=1 over the objects built from the files the series adds
+//! or changes (the Rust abstractions as `rust/kernel.o`), the kernel
+//! crate's doctests (its `# Examples`) built, sparse (its reports on lines
+//! the series adds), and kernel-doc on the headers it adds or changes.
 //!
 //! Clippy and W=1 change the compiler command line, which would make
 //! Kbuild rebuild those objects in the main build directory twice: they
-//! build in `build/kernel-lint`, where only the objects they need exist.
+//! build in `build/kernel-lint` (`ci/kernel-lint.config` adds KUnit and
+//! the doctests), where only the objects they need exist.  Kbuild does
+//! not rebuild an unchanged object, and a compiler prints its warnings
+//! only when it runs: every lint deletes its objects first.
 
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
 
-use crate::kernel::{self, MAIN};
+use crate::kernel::{self, LINT};
 use crate::project::{cmd, output, step, Project};
 use crate::tally::Tally;
 
@@ -21,30 +25,61 @@ const HEADERS: &[&str] = &[
     "include/uapi/linux/sched.h",
 ];
 
-/// The C objects sparse checks.
-const C_OBJECTS: &[&str] = &[
-    "kernel/fork.o",
-    "kernel/exit.o",
-    "kernel/signal.o",
-    "kernel/ptrace.o",
-    "fs/file.o",
-];
+/// The kernel crate's doctests, as one object.
+const DOCTESTS: &str = "rust/doctests_kernel_generated.o";
 
-/// The objects whose sources the series adds or changes.
-const OBJECTS: &[&str] = &[
-    "kernel/clonefd.o",
-    "kernel/fork.o",
-    "kernel/exit.o",
-    "kernel/signal.o",
-    "kernel/ptrace.o",
-    "fs/file.o",
-];
+/// The object that `file`, added or changed by the series, is built into,
+/// if it is built in the kernel at all.
+fn object_of(file: &str) -> Option<String> {
+    if file.starts_with("tools/") || file.starts_with("Documentation/") {
+        return None;
+    }
+    if file.starts_with("rust/kernel/") && file.ends_with(".rs") {
+        return Some("rust/kernel.o".into());
+    }
+    if file.starts_with("rust/helpers/") && file.ends_with(".c") {
+        return Some("rust/helpers/helpers.o".into());
+    }
+    let stem = file
+        .strip_suffix(".c")
+        .or_else(|| file.strip_suffix(".rs"))?;
+    Some(format!("{stem}.o"))
+}
+
+/// The objects of the main build made from the files base..branch adds
+/// or changes that match `pathspec` (other architectures' files have
+/// none).
+fn series_objects(p: &Project, pathspec: &str) -> Result<Vec<String>> {
+    let base = crate::base::commit(p);
+    let branch = p.pins.get("BRANCH");
+    let files = output(p.git_linux().args([
+        "diff",
+        "--name-only",
+        "--diff-filter=AM",
+        &format!("{base}..{branch}"),
+        "--",
+        pathspec,
+    ]))?;
+    let objects: BTreeSet<String> = files
+        .lines()
+        .filter_map(object_of)
+        .filter(|o| p.kernel_out().join(o).exists())
+        .collect();
+    if objects.is_empty() {
+        bail!("the series changes no {pathspec} file built into the main kernel");
+    }
+    Ok(objects.into_iter().collect())
+}
 
 pub fn run(p: &Project, t: &mut Tally) {
     t.record("make rustfmtcheck", rustfmtcheck(p));
     t.record(
-        "make CLIPPY=1 W=1 (the series' Rust and C objects)",
+        "make CLIPPY=1 W=1 (the objects of the files the series changes)",
         clippy_w1(p),
+    );
+    t.record(
+        "the kernel crate's doctests (rustdoc # Examples) build",
+        doctests(p),
     );
     t.record(
         "sparse (C=2): nothing on the lines the series adds",
@@ -112,12 +147,26 @@ fn report_location<'a>(report: &'a str, linux_dir: &str) -> Option<(&'a str, u32
     Some((parts.next()?, parts.next()?.parse().ok()?))
 }
 
-/// Build `objects` in build/kernel-lint with the extra make `args`:
-/// whether make succeeded, and its stderr.
-fn lint_build(p: &Project, what: &str, args: &[&str], objects: &[&str]) -> Result<(bool, String)> {
-    let out = p.path("build/kernel-lint");
-    kernel::configure(p, &out, &MAIN)?;
-    step(&format!("{what} (build/kernel-lint)"));
+/// Builds `objects` afresh in build/kernel-lint with the extra make
+/// `args`: whether make succeeded, and its stderr.
+fn lint_build(
+    p: &Project,
+    what: &str,
+    args: &[&str],
+    objects: &[String],
+) -> Result<(bool, String)> {
+    let out = LINT.out(p);
+    kernel::configure(p, &out, &LINT)?;
+    for object in objects {
+        match std::fs::remove_file(out.join(object)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    step(&format!(
+        "{what} (build/kernel-lint): {}",
+        objects.join(" ")
+    ));
     let o = kernel::make(p, &out).args(args).args(objects).output()?;
     Ok((
         o.status.success(),
@@ -130,7 +179,7 @@ fn sparse(p: &Project) -> Result<()> {
         p,
         "sparse over the series' C objects",
         &["C=2", "CHECK=sparse"],
-        C_OBJECTS,
+        &series_objects(p, "*.c")?,
     )?;
     let added = added_lines(p)?;
     let linux_dir = format!("{}/", p.linux().display());
@@ -187,7 +236,22 @@ fn clippy_w1(p: &Project) -> Result<()> {
         p,
         "clippy and W=1 over the series' objects",
         &["CLIPPY=1", "W=1"],
-        OBJECTS,
+        &series_objects(p, ".")?,
+    )?;
+    let found = diagnostics(&log);
+    if !ok || !found.is_empty() {
+        print!("{log}");
+        bail!("{} diagnostics: {}", found.len(), found.join(" | "));
+    }
+    Ok(())
+}
+
+fn doctests(p: &Project) -> Result<()> {
+    let (ok, log) = lint_build(
+        p,
+        "the kernel crate's doctests",
+        &[],
+        &[DOCTESTS.to_string()],
     )?;
     let found = diagnostics(&log);
     if !ok || !found.is_empty() {
@@ -199,7 +263,30 @@ fn clippy_w1(p: &Project) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::diagnostics;
+    use super::{diagnostics, object_of};
+
+    #[test]
+    fn objects_of_the_series_files() {
+        assert_eq!(object_of("kernel/fork.c").as_deref(), Some("kernel/fork.o"));
+        assert_eq!(
+            object_of("kernel/clonefd.rs").as_deref(),
+            Some("kernel/clonefd.o")
+        );
+        assert_eq!(
+            object_of("rust/kernel/fs/file.rs").as_deref(),
+            Some("rust/kernel.o")
+        );
+        assert_eq!(
+            object_of("rust/helpers/pid.c").as_deref(),
+            Some("rust/helpers/helpers.o")
+        );
+        assert_eq!(object_of("include/linux/clonefd.h"), None);
+        assert_eq!(
+            object_of("tools/testing/selftests/clone4/clone4_test.c"),
+            None
+        );
+        assert_eq!(object_of("Documentation/userspace-api/clone4.rst"), None);
+    }
 
     #[test]
     fn report_locations() {

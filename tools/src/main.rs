@@ -42,6 +42,8 @@ usage: c4 <command> [options]
                     clone3/pidfd/core/pid_namespace suites)
   run               setup + apply + build + boot with the demo (make run)
   check             every check of the project, then a summary (make check)
+  lint              only the kernel lints of `check` (rustfmt, clippy, W=1,
+                    doctests, sparse, kernel-doc), on the built tree
   baseline          run the kernel's suites on the unpatched base and write
                     ci/upstream-baseline.txt
   bench [--no-cold] measure the build/boot loop, and the cost of a child
@@ -94,6 +96,11 @@ fn real_main() -> Result<()> {
         }
         "run" => run::main_job(&p),
         "check" => check::all(&p),
+        "lint" => {
+            let mut t = tally::Tally::default();
+            kernel_lint::run(&p, &mut t);
+            t.finish()
+        }
         "baseline" => check::record_baseline(&p),
         "bench" if flag("--spawn") => bench::spawn_only(&p),
         "bench" => bench::bench(&p, !flag("--no-cold")),
