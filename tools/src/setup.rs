@@ -26,6 +26,8 @@ const PACKAGES: &[&str] = &[
     "udev",
     "busybox-static",
     "python3-venv",
+    // the i386 builds of the C kselftests (gcc -m32: libc6-dev-i386)
+    "gcc-multilib",
     // upstream selftests (their `make install` copies with rsync)
     "libcap-dev",
     "rsync",
