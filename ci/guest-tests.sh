@@ -6,11 +6,14 @@
 # "# c4-suite: NAME" line and ends with "# c4-exit: STATUS", which tools/
 # reads; the KTAP in between is the suites' own.  Exits 1 if a suite failed.
 #
-#   bash ci/guest-tests.sh [selftests] [upstream] [man-example] [no-clonefd]
+#   bash ci/guest-tests.sh [selftests] [upstream] [man-example]
+#                          [clonefd-crate] [no-clonefd]
 #
-# (default: the first three; man-example is the man page's EXAMPLES
-# program, whose output tools/ checks; no-clonefd is for the kernel built
-# with CONFIG_CLONEFD=n: the clone4 tests, expecting CLONE_FD to fail)
+# (default: the first four; man-example is the man page's EXAMPLES
+# program, whose output tools/ checks; clonefd-crate the tests of
+# tools/clonefd, the crate for library authors, with 200 children in its
+# spawn_many example; no-clonefd is for the kernel built with
+# CONFIG_CLONEFD=n: the clone4 tests, expecting CLONE_FD to fail)
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +30,7 @@ run_suite() { # run_suite NAME CMD...
 }
 
 echo "# guest kernel: $(uname -r)"
-[ $# -gt 0 ] || set -- selftests upstream man-example
+[ $# -gt 0 ] || set -- selftests upstream man-example clonefd-crate
 for suite in "$@"; do
 	case $suite in
 	selftests)
@@ -36,6 +39,10 @@ for suite in "$@"; do
 	man-example)
 		run_suite man-example sh -c \
 			"echo hello | '$root/build/man-example/clone4_example'"
+		;;
+	clonefd-crate)
+		run_suite clonefd-crate env CLONEFD_SPAWN_MANY=200 \
+			sh "$root/tools/clonefd/scripts/run-tests.sh"
 		;;
 	no-clonefd)
 		run_suite no-clonefd env C4_EXPECT_NO_CLONEFD=1 \

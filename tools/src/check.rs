@@ -49,6 +49,10 @@ pub fn all(p: &Project) -> Result<()> {
     );
     t.record("build: selftests/", testbuild::build_selftests(p));
     t.record(
+        "build: tools/clonefd (crate, CLI, test binaries)",
+        testbuild::build_clonefd_crate(p),
+    );
+    t.record(
         "build: the man page's EXAMPLES program (cc -Wall -Wextra -Werror)",
         man_example::build(p),
     );
@@ -146,7 +150,7 @@ fn checkpatch(p: &Project, t: &mut Tally) -> Result<()> {
 }
 
 fn lints(p: &Project, t: &mut Tally) {
-    for krate in ["tools", "selftests"] {
+    for krate in ["tools", "selftests", "tools/clonefd"] {
         let manifest = p.path(&format!("{krate}/Cargo.toml"));
         let mut fmt = cmd("cargo", &["fmt", "--check", "--manifest-path"]);
         fmt.arg(&manifest);
@@ -163,6 +167,7 @@ fn lints(p: &Project, t: &mut Tally) {
         );
         clippy
             .arg(&manifest)
+            .arg("--all-features")
             .args(["--", "-D", "warnings"])
             .env("C4_UAPI_INCLUDE", p.uapi_include());
         t.record(
@@ -176,6 +181,21 @@ fn lints(p: &Project, t: &mut Tally) {
     );
     unit.arg(p.path("tools/Cargo.toml"));
     t.record("cargo test (tools: KTAP reader)", run(&mut unit));
+    let mut crate_tests = cmd(
+        "cargo",
+        &[
+            "test",
+            "--quiet",
+            "--release",
+            "--all-features",
+            "--manifest-path",
+        ],
+    );
+    crate_tests.arg(p.path("tools/clonefd/Cargo.toml"));
+    t.record(
+        "cargo test (tools/clonefd on the host: the clone3 + pidfd fallback)",
+        run(&mut crate_tests),
+    );
 }
 
 /// The runner must turn a failing guest command, a hang and a panic into
@@ -257,7 +277,39 @@ pub fn guest_tests(p: &Project, t: &mut Tally) -> Result<()> {
         Some(s) => man_example::check_output(s, t),
         None => t.fail("man page EXAMPLES program", "no output from the guest"),
     }
+    let label = "tools/clonefd tests in the guest (clone4(CLONE_FD) and the fallback)";
+    match find("clonefd-crate") {
+        Some(s) => match clonefd_crate_summary(s) {
+            Ok(summary) => t.pass(&format!("{label}: {summary}")),
+            Err(why) => {
+                for line in &s.lines {
+                    println!("    {line}");
+                }
+                t.fail(label, &why)
+            }
+        },
+        None => t.fail(label, "no output from the guest"),
+    }
     Ok(())
+}
+
+/// The `clonefd: N passed, M failed` line of tools/clonefd's run-tests.sh,
+/// if the run passed: exit status 0, something passed, nothing failed.
+fn clonefd_crate_summary(s: &Suite) -> std::result::Result<String, String> {
+    let last = s
+        .lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("clonefd: "))
+        .ok_or("no summary line")?;
+    let counts: Vec<u32> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match (s.exit, counts.as_slice()) {
+        (Some(0), [passed, 0]) if *passed > 0 => Ok(last.to_string()),
+        (exit, _) => Err(format!("{last} (exit {exit:?})")),
+    }
 }
 
 /// The CONFIG_CLONEFD=n kernel: clone4() works, CLONE_FD gives EINVAL.

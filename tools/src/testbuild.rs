@@ -46,8 +46,17 @@ pub fn build_selftests(p: &Project) -> Result<()> {
     .context("building selftests/ failed")
 }
 
+/// tools/clonefd: the crate, its CLI, and its test binaries, which the
+/// guest runs without cargo.
+pub fn build_clonefd_crate(p: &Project) -> Result<()> {
+    step("building tools/clonefd (crate, CLI, test binaries)");
+    run(cmd("sh", &[] as &[&str]).arg(p.path("tools/clonefd/scripts/build-tests.sh")))
+        .context("building tools/clonefd failed")
+}
+
 pub fn build_all(p: &Project) -> Result<()> {
     build_upstream(p)?;
     build_selftests(p)?;
+    build_clonefd_crate(p)?;
     crate::man_example::build(p)
 }
