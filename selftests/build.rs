@@ -11,6 +11,9 @@
 //! - `libraw_clone.a`: `csupport/raw_clone.c`, linked into the binary (the
 //!   C side of `src/clone4.rs`; not a kselftest).
 //!
+//! It also compiles `csupport/abi_literals.c` (syntax only), whose static
+//! assertions compare the headers' ABI numbers with literals.
+//!
 //! The executables are also copied to `target/<profile>/c-tests/`, next to
 //! the `clone4-selftests` binary, which is where the runner looks for them.
 
@@ -55,6 +58,7 @@ struct CTest {
 fn main() {
     let paths = Paths::from_env();
     generate_bindings(&paths);
+    check_abi_literals(&paths);
     compile_support(&paths);
     let tests = find_c_tests(&paths);
     let built = paths.out.join(C_TESTS_DIR);
@@ -142,6 +146,34 @@ fn generate_bindings(paths: &Paths) {
     bindings
         .write_to_file(&out)
         .unwrap_or_else(|e| fail(format!("writing {}: {e}", out.display())));
+}
+
+/// `csupport/abi_literals.c`: the ABI's numbers as literals, checked
+/// against the headers under test by the C compiler (`_Static_assert`).
+/// Only compiled (`-fsyntax-only`): a failed assertion stops the build.
+fn check_abi_literals(paths: &Paths) {
+    let source = paths.crate_dir.join("csupport/abi_literals.c");
+    watch(&source);
+    let compiler = cc::Build::new()
+        .cargo_metadata(false)
+        .warnings(false)
+        .get_compiler();
+    let mut cmd = compiler.to_command();
+    cmd.args(["-fsyntax-only", "-std=gnu11", "-isystem"])
+        .arg(&paths.uapi)
+        .arg(&source);
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| fail(format!("running {cmd:?}: {e}")));
+    if !output.status.success() {
+        fail(format!(
+            "the UAPI headers in {} disagree with the ABI's literal numbers \
+             ({}):\n{}",
+            paths.uapi.display(),
+            source.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
 }
 
 /// The C support library the Rust tests call (children on their own

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Raw clone4() for children that run on a stack of their own.
+ * Raw clone4() (and clone3()) for children that run on a stack of their
+ * own.
  *
  * After a clone on a new stack the child cannot return into the caller's
  * frames, so the syscall and the child's first steps are assembly: the
@@ -16,6 +17,7 @@
 
 #define NR_READ 0
 #define NR_CLONE4 463
+#define NR_CLONE3 435
 #define NR_EXIT 60
 #define NR_EXECVE 59
 #define NR_GETTID 186
@@ -29,6 +31,14 @@
  *
  * Returns clone4()'s result in the parent (-errno on failure).
  * fn and arg travel to the child in r12/r13, which the kernel copies.
+ *
+ * long c4_raw_clone3(struct clone_args *args, unsigned long size,
+ *                    int (*fn)(void *), void *arg);
+ *
+ * The same for clone3(), whose child runs on the stack that args gives it.
+ *
+ * Both go on at c4_raw_clone_syscall with the syscall's number in eax, its
+ * arguments in place, and fn and arg in r12/r13 (saved on the stack).
  */
 __asm__(
 	".text\n"
@@ -41,6 +51,20 @@ __asm__(
 	"	movq %r9, %r13\n"
 	"	movq %rcx, %r10\n"
 	"	movl $" STR(NR_CLONE4) ", %eax\n"
+	"	jmp c4_raw_clone_syscall\n"
+	".size c4_raw_clone4, .-c4_raw_clone4\n"
+	".globl c4_raw_clone3\n"
+	".type c4_raw_clone3, @function\n"
+	"c4_raw_clone3:\n"
+	"	pushq %r12\n"
+	"	pushq %r13\n"
+	"	movq %rdx, %r12\n"
+	"	movq %rcx, %r13\n"
+	"	movl $" STR(NR_CLONE3) ", %eax\n"
+	"	jmp c4_raw_clone_syscall\n"
+	".size c4_raw_clone3, .-c4_raw_clone3\n"
+	".type c4_raw_clone_syscall, @function\n"
+	"c4_raw_clone_syscall:\n"
 	"	syscall\n"
 	"	testq %rax, %rax\n"
 	"	jz 1f\n"
@@ -56,7 +80,7 @@ __asm__(
 	"	movl $" STR(NR_EXIT) ", %eax\n"
 	"	syscall\n"
 	"	hlt\n"
-	".size c4_raw_clone4, .-c4_raw_clone4\n");
+	".size c4_raw_clone_syscall, .-c4_raw_clone_syscall\n");
 
 /* What a child saw, written to memory it shares with the parent. */
 struct c4_child_report {

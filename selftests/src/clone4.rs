@@ -10,6 +10,7 @@
 //!   ([`clone4_syscall`]: its raw result, for CLONE_FD's fd).
 //! - [`fork_like`], [`fork_like_regs`]: such a child, which runs a closure
 //!   and `_exit()`s with its result.
+//! - [`clone3_on_stack`]: the same for clone3(), with `c4_raw_clone3()`.
 //! - [`clone_on_stack`]: `c4_raw_clone4()` from `csupport/raw_clone.c`,
 //!   whose child runs a C function ([`c4_child_report`],
 //!   [`c4_child_report_tls`], [`c4_child_wait_pipe`]) on a new stack and
@@ -183,6 +184,16 @@ extern "C" {
         arg: *mut c_void,
     ) -> c_long;
 
+    /// clone3(args, size); the child calls `child(arg)` on the stack args
+    /// gives it and exits with SYS_exit. Returns the child's PID/TID, or
+    /// -errno.
+    fn c4_raw_clone3(
+        args: *const uapi::clone_args,
+        size: c_ulong,
+        child: ChildFn,
+        arg: *mut c_void,
+    ) -> c_long;
+
     /// Child body: fills the [`ChildReport`] at `arg` (not `tls`); exits 0.
     pub fn c4_child_report(arg: *mut c_void) -> c_int;
 
@@ -262,6 +273,33 @@ pub unsafe fn clone_on_stack(
             arg,
         )
     };
+    if ret < 0 {
+        Err(Errno::from_raw(-ret as i32))
+    } else {
+        Ok(Pid::from_raw(ret as libc::pid_t))
+    }
+}
+
+/// clone3(args, sizeof(*args)) whose child runs `child(arg)` on the stack
+/// `args` gives it (`stack`, `stack_size`), then exits with SYS_exit and
+/// `child`'s result. Returns the child's PID (TID for CLONE_THREAD), not
+/// reaped.
+///
+/// # Safety
+///
+/// As [`clone_on_stack`], for the fields of `struct clone_args`: the stack
+/// is writable memory nothing else uses, and stays mapped until the child
+/// is done with CLONE_VM; every pointer is valid for what the flags make
+/// the kernel do with it; `arg` is valid for what `child` does with it.
+pub unsafe fn clone3_on_stack(
+    args: &uapi::clone_args,
+    child: ChildFn,
+    arg: *mut c_void,
+) -> nix::Result<Pid> {
+    // SAFETY: `args` is readable for its size; the child runs `child` on
+    // its own stack and never returns here; the rest is the caller's
+    // contract.
+    let ret = unsafe { c4_raw_clone3(args, size_of::<uapi::clone_args>() as c_ulong, child, arg) };
     if ret < 0 {
         Err(Errno::from_raw(-ret as i32))
     } else {

@@ -9,13 +9,14 @@
 //! The runner never starts threads: `ktap` forks every test from it.
 //!
 //! `clone4-selftests --exit-with CODE` only exits with CODE, and
-//! `--await-clonefd FD` waits for a CLONE_FD child: programs for tests
+//! `--await-clonefd FD STATUS` waits for a CLONE_FD child: programs for tests
 //! whose processes execve() (see [`EXIT_WITH`], [`AWAIT_CLONEFD`]).
 
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 #[macro_use]
 mod ktap;
+mod abi_literals;
 mod clone4;
 mod clonefd;
 mod feature;
@@ -33,35 +34,47 @@ const USAGE: &str = "usage: clone4-selftests [--list] [--strict] [--except NAME]
 pub const EXIT_WITH: &str = "--exit-with";
 
 /// The option that makes this binary read the CLONE_FD file whose number
-/// follows, then exit with 0 if no SIGCHLD is pending, 1 if one is, 2 if
-/// the read failed: for a process that execve()s it with SIGCHLD blocked
-/// while its CLONE_FD child runs.
+/// follows, expecting the whole `clonefd_info` (80 bytes) of a child that
+/// exited with the status after that, then watch for a SIGCHLD (blocked)
+/// for [`AWAIT_QUIET`] more: for a process that execve()s it with SIGCHLD
+/// blocked while its CLONE_FD child runs. Exits with 0 if all was so, 1 if
+/// a SIGCHLD was pending at the end, 2 if the read failed, 3 if it gave
+/// another length, code or status.
 pub const AWAIT_CLONEFD: &str = "--await-clonefd";
 
-/// `--exit-with CODE` or `--await-clonefd FD`: do that and exit, before
-/// doing anything else.
+/// How long `--await-clonefd` watches for a late SIGCHLD after the read
+/// (the tests' GRACE).
+const AWAIT_QUIET: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// `--exit-with CODE` or `--await-clonefd FD STATUS`: do that and exit,
+/// before doing anything else.
 fn exit_if_asked() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [option, value] = args.as_slice() {
-        if option == EXIT_WITH {
+    match args.as_slice() {
+        [option, value] if option == EXIT_WITH => {
             process::exit(value.parse().unwrap_or(ktap::KSFT_FAIL));
         }
-        if option == AWAIT_CLONEFD {
-            process::exit(await_clonefd(value));
+        [option, fd, status] if option == AWAIT_CLONEFD => {
+            process::exit(await_clonefd(fd, status));
         }
+        _ => {}
     }
 }
 
-fn await_clonefd(fd: &str) -> i32 {
-    let Ok(fd) = fd.parse::<std::os::fd::RawFd>() else {
+fn await_clonefd(fd: &str, status: &str) -> i32 {
+    let (Ok(fd), Ok(status)) = (fd.parse::<std::os::fd::RawFd>(), status.parse::<u32>()) else {
         return 2;
     };
     // SAFETY: the process that execve()d us left this fd open for us, and
     // nothing else here uses it.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    if clonefd::read_info(fd).is_err() {
+    let Ok((len, info)) = clonefd::read_info(fd) else {
         return 2;
+    };
+    if len != clonefd::INFO_VER1 || info.code != libc::CLD_EXITED as u32 || info.status != status {
+        return 3;
     }
+    std::thread::sleep(AWAIT_QUIET);
     // SAFETY: sigpending() fills the set it is given.
     let pending = unsafe {
         let mut set = std::mem::zeroed::<libc::sigset_t>();

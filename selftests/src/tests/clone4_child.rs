@@ -28,20 +28,15 @@
 //!   `stack_start` 0 is EINVAL (fails as the flags module's EINVAL tests).
 
 use std::ffi::c_long;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Instant;
-
-use nix::errno::Errno;
+use std::sync::atomic::Ordering;
 
 use super::clone4_common::{
-    check_exited, expect_einval, Shared, StackForm, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID,
-    CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, SIGCHLD,
+    check_exited, expect_einval, wait_cleared, Shared, StackForm, CLONE_CHILD_SETTID,
+    CLONE_PARENT_SETTID, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, SIGCHLD,
 };
-use super::common::PATIENCE;
 use crate::clone4::{self, c4_child_report, c4_child_report_tls};
 use crate::feature::clone4_available;
-use crate::ktap::{Failure, Outcome, Test, TestResult};
-use crate::sys;
+use crate::ktap::{Outcome, Test, TestResult};
 use crate::uapi;
 
 /// pthread_create()'s flags, with the exit signal 0.
@@ -104,26 +99,6 @@ fn thread(form: StackForm) -> TestResult {
         report.stack_addr
     );
     Ok(Outcome::Pass)
-}
-
-/// Waits until the kernel clears `ctid` (CLONE_CHILD_CLEARTID: the child
-/// exited), sleeping in FUTEX_WAIT, for at most PATIENCE.
-fn wait_cleared(ctid: &AtomicI32) -> Result<(), Failure> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let value = ctid.load(Ordering::SeqCst);
-        if value == 0 {
-            return Ok(());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            fail!("ctid still {value} after {PATIENCE:?}: never cleared");
-        }
-        match sys::futex_wait(ctid, value, left) {
-            Ok(()) | Err(Errno::EAGAIN | Errno::EINTR | Errno::ETIMEDOUT) => {}
-            Err(err) => fail!("FUTEX_WAIT on ctid: {err}"),
-        }
-    }
 }
 
 /// A CLONE_VM process with CLONE_CHILD_SETTID writes its TID to `ctid`.

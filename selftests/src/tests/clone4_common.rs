@@ -6,14 +6,16 @@ use std::ffi::{c_int, c_ulong, c_void};
 use std::ops::Range;
 use std::ptr;
 use std::sync::atomic::{fence, AtomicI32, Ordering};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::common::PATIENCE;
 use crate::clone4::{self, c4_child_report, ChildReport, Clone4Args};
 use crate::ktap::{Failure, Outcome, TestResult};
-use crate::sys::Mapping;
+use crate::sys::{self, Mapping};
 use crate::uapi;
 
 /// The exit code of a fork-like child that saw what it should.
@@ -161,5 +163,25 @@ pub fn child_code(saw: bool) -> c_int {
         CHILD_OK
     } else {
         CHILD_WRONG
+    }
+}
+
+/// Waits until the kernel clears `ctid` (CLONE_CHILD_CLEARTID: the child
+/// exited), sleeping in FUTEX_WAIT, for at most PATIENCE.
+pub fn wait_cleared(ctid: &AtomicI32) -> Result<(), Failure> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let value = ctid.load(Ordering::SeqCst);
+        if value == 0 {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            fail!("ctid still {value} after {PATIENCE:?}: never cleared");
+        }
+        match sys::futex_wait(ctid, value, left) {
+            Ok(()) | Err(Errno::EAGAIN | Errno::EINTR | Errno::ETIMEDOUT) => {}
+            Err(err) => fail!("FUTEX_WAIT on ctid: {err}"),
+        }
     }
 }

@@ -2,6 +2,12 @@
 //! what the fd reports, a SIGCHLD counter, /proc, helper processes and
 //! passing fds between processes.
 //!
+//! Once an fd has reported a child's exit, the child is gone at once: the
+//! `check_child_*` helpers check the report and then `check_released()`,
+//! which looks once, without retrying. `eventually()` is only for what no
+//! fd reports (a stop, an exec, a thread that left, a child whose fd was
+//! closed).
+//!
 //! Children are fork-like unless a test says otherwise; the test process
 //! is single-threaded when it creates them (the runner forks it from its
 //! only thread, and tests start threads only after their children exist).
@@ -25,7 +31,7 @@ use nix::sys::socket::{
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{execv, fork, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 
-use super::clone4_common::CHILD_WRONG;
+use super::clone4_common::{CHILD_OK, CHILD_WRONG};
 use super::common::PATIENCE;
 use crate::clonefd::{self, Clonefd, ClonefdInfo, CLONE_FD, INFO_VER1};
 use crate::feature::Availability;
@@ -78,6 +84,11 @@ impl Gate {
     pub fn open(&self) -> io::Result<()> {
         (&self.writer).write_all(b"x")
     }
+
+    /// Lets `n` waiters through at once (one write of `n` bytes).
+    pub fn open_n(&self, n: usize) -> io::Result<()> {
+        (&self.writer).write_all(&vec![b'x'; n])
+    }
 }
 
 /// Runs `block`, which should block until the child exits, while a helper
@@ -128,10 +139,10 @@ pub fn spawn_exiting(low: u64, code: i32) -> nix::Result<Clonefd> {
 }
 
 /// A CLONE_FD child (flags `CLONE_FD | low`) that exited with `code`, as
-/// its fd reported: it has been reaped.
+/// its fd reported: it has been reaped and released.
 pub fn exited_child(low: u64, code: i32) -> Result<Clonefd, Failure> {
     let child = check_ok!(spawn_exiting(low, code));
-    check_exit_reported(child.fd.as_fd(), code)?;
+    check_child_exited(&child, code)?;
     Ok(child)
 }
 
@@ -181,6 +192,23 @@ pub fn check_reported(
 /// [`check_reported`] for a child that exited with `status`.
 pub fn check_exit_reported(fd: BorrowedFd<'_>, status: c_int) -> Result<ClonefdInfo, Failure> {
     check_reported(fd, libc::CLD_EXITED, status)
+}
+
+/// [`check_reported`] on the child's fd, then [`check_released`]: once
+/// the fd has reported the exit, the child is gone at once.
+pub fn check_child_reported(
+    child: &Clonefd,
+    code: c_int,
+    status: c_int,
+) -> Result<ClonefdInfo, Failure> {
+    let info = check_reported(child.fd.as_fd(), code, status)?;
+    check_released(child.pid)?;
+    Ok(info)
+}
+
+/// [`check_child_reported`] for a child that exited with `status`.
+pub fn check_child_exited(child: &Clonefd, status: c_int) -> Result<ClonefdInfo, Failure> {
+    check_child_reported(child, libc::CLD_EXITED, status)
 }
 
 /// The fd is not readable now (poll with a zero timeout): no exit yet.
@@ -499,4 +527,76 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> nix::Result<(OwnedFd, Vec<i64>)> {
         .map(|chunk| i64::from_ne_bytes(chunk.try_into().unwrap()))
         .collect();
     Ok((fd, words))
+}
+
+/// The exit code of a [`check_sibling`] helper whose sibling's parent it
+/// could wait for (it should be the test's child, not the helper's).
+pub const SIBLING_WAITABLE: i32 = 3;
+
+/// CLONE_PARENT seen from the test: a helper process H forked by the test
+/// runs `make_sibling`, which creates a process with CLONE_PARENT that
+/// waits at the gate it is given and then exits with CHILD_OK, and returns
+/// its pid (or the exit code H should end with). H posts the pid, checks
+/// that it cannot wait for it (ECHILD), and exits with CHILD_OK
+/// ([`SIBLING_WAITABLE`] if it could). The test then checks that /proc
+/// gives it as the sibling's parent, lets the sibling exit, gets a SIGCHLD
+/// from it (the sibling has H's exit signal, SIGCHLD) and reaps it with
+/// waitpid() without __WALL.
+pub fn check_sibling(make_sibling: impl FnOnce(&Gate) -> Result<Pid, i32>) -> Result<(), Failure> {
+    let chld = super::common::signal_set(libc::SIGCHLD);
+    check_ok!(chld.thread_block());
+    let mailbox = check_ok!(Mailbox::new());
+    let gate = check_ok!(Gate::new());
+    let helper = || {
+        let sibling = match make_sibling(&gate) {
+            Ok(pid) => pid,
+            Err(code) => return code,
+        };
+        mailbox.post(sibling.as_raw().into());
+        let flags = WaitPidFlag::WNOHANG | WaitPidFlag::__WALL;
+        if waitpid(sibling, Some(flags)) != Err(Errno::ECHILD) {
+            return SIBLING_WAITABLE;
+        }
+        CHILD_OK
+    };
+    // SAFETY: the test process is single-threaded; H makes clone calls
+    // whose children wait on a pipe and exit.
+    let h = check_ok!(unsafe { fork_process(helper) });
+    let sibling = match mailbox.fetch() {
+        Ok(pid) => Pid::from_raw(pid as i32),
+        Err(err) => fail!("no sibling posted ({err}); H: {:?}", waitpid(h, None)),
+    };
+    check_eq!(
+        check_ok!(waitpid(h, None)),
+        nix::sys::wait::WaitStatus::Exited(h, CHILD_OK)
+    );
+    let stat = check_ok!(proc_stat(sibling));
+    check_eq!(stat.ppid, nix::unistd::getpid().as_raw());
+    check_ok!(gate.open());
+    let mut seen = Vec::new();
+    loop {
+        match sys::sigtimedwait(&chld, PATIENCE) {
+            Ok(info) if info.pid == sibling => {
+                check_eq!((info.code, info.status), (libc::CLD_EXITED, CHILD_OK));
+                break;
+            }
+            Ok(info) => seen.push(info),
+            Err(err) => fail!("no SIGCHLD from the sibling {sibling} ({err}); seen: {seen:?}"),
+        }
+    }
+    check_eq!(
+        check_ok!(waitpid(sibling, None)),
+        nix::sys::wait::WaitStatus::Exited(sibling, CHILD_OK)
+    );
+    Ok(())
+}
+
+/// TracerPid: in /proc/PID/status.
+pub fn tracer_pid(pid: Pid) -> io::Result<i32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("TracerPid:"))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no TracerPid: in /proc/{pid}/status")))
 }

@@ -16,6 +16,12 @@
 //!   fails with ENFILE,
 //!   leaves /proc/self/fd as it was, and no child ran or exists; file-max
 //!   is restored at once. Fails as the EMFILE tests.
+//! - `clonefd_efault_clonefd_{prot_none,read_only,kernel_address}`:
+//!   `clonefd` (fd stored mode) points to a PROT_NONE page, a read-only
+//!   page, or a kernel address: clone4(CLONE_FD) fails with EFAULT, leaves
+//!   /proc/self/fd as it was (no fd installed), writes nothing there (the
+//!   read-only page still holds 0), and no child ran or exists. Fails as
+//!   the EMFILE tests.
 //! - `clonefd_fail_nth`: fault injection (/proc/thread-self/fail-nth) at
 //!   the 1st, 2nd, ... fault point of clone4(CLONE_FD), until a call passes
 //!   all of them. Every call that fails (its errno is printed as a
@@ -29,6 +35,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::mem::size_of;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -44,6 +51,7 @@ use nix::unistd::{dup, getpid};
 
 use super::clone4_common::CHILD_OK;
 use super::clonefd_common::{check_exit_reported, children_of, open_fds, poll_in, GRACE};
+use crate::clone4::{self, Clone4Args};
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
 use crate::ktap::{self, Failure, Outcome, Test, TestResult};
@@ -68,6 +76,15 @@ pub fn tests() -> Vec<Test> {
         Test::new("clonefd_emfile_stored", || emfile(false)),
         Test::new("clonefd_emfile_returned", || emfile(true)),
         Test::new("clonefd_enfile", enfile),
+        Test::new("clonefd_efault_clonefd_prot_none", || {
+            efault(Unwritable::ProtNone)
+        }),
+        Test::new("clonefd_efault_clonefd_read_only", || {
+            efault(Unwritable::ReadOnly)
+        }),
+        Test::new("clonefd_efault_clonefd_kernel_address", || {
+            efault(Unwritable::Kernel)
+        }),
         Test::new("clonefd_fail_nth", fail_nth).with_timeout(Duration::from_secs(300)),
     ]
 }
@@ -84,13 +101,16 @@ impl Marker {
         Ok(Marker { reader, writer })
     }
 
+    /// In a child: writes the mark; CHILD_OK.
+    fn mark(&self) -> i32 {
+        let _ = (&self.writer).write_all(b"c");
+        CHILD_OK
+    }
+
     /// clone4(CLONE_FD), the fd stored or returned; the child marks and
     /// exits with CHILD_OK. The fd.
     fn spawn(&self, returned: bool) -> nix::Result<OwnedFd> {
-        let child = || {
-            let _ = (&self.writer).write_all(b"c");
-            CHILD_OK
-        };
+        let child = || self.mark();
         if returned {
             // SAFETY: the test process is single-threaded; no struct; the
             // child writes to a pipe and exits.
@@ -117,6 +137,65 @@ impl Marker {
         check_ok!((&self.reader).read_exact(&mut byte));
         Ok(())
     }
+}
+
+/// Where an unwritable `clonefd` points.
+#[derive(Clone, Copy)]
+enum Unwritable {
+    /// A PROT_NONE page.
+    ProtNone,
+    /// A PROT_READ page.
+    ReadOnly,
+    /// The start of the kernel's half of the address space.
+    Kernel,
+}
+
+/// The lowest kernel address on x86_64 (4-level paging and 5-level alike
+/// reject user accesses there).
+const KERNEL_ADDRESS: u64 = 0xffff_8000_0000_0000;
+
+fn efault(target: Unwritable) -> TestResult {
+    require!(clonefd_available());
+    let marker = check_ok!(Marker::new());
+    let page = check_ok!(sys::Mapping::new(
+        4096,
+        match target {
+            Unwritable::ReadOnly => libc::PROT_READ,
+            _ => libc::PROT_NONE,
+        },
+        0
+    ));
+    let args = Clone4Args {
+        clonefd: match target {
+            Unwritable::Kernel => KERNEL_ADDRESS,
+            _ => page.addr() as u64,
+        },
+        ..Default::default()
+    };
+    let fds_before = check_ok!(open_fds());
+    // SAFETY: the kernel writes the fd through `clonefd` only if it can
+    // (it must not: EFAULT), into memory no Rust reference covers; the
+    // test process is single-threaded; the child writes to a pipe and
+    // exits.
+    let result = unsafe {
+        clone4::fork_like(
+            CLONE_FD,
+            size_of::<Clone4Args>(),
+            ptr::from_ref(&args).cast(),
+            || marker.mark(),
+        )
+    };
+    check_err!(result, Errno::EFAULT);
+    check_eq!(check_ok!(open_fds()), fds_before);
+    if let Unwritable::ReadOnly = target {
+        // SAFETY: the page is readable; nothing writes it (the kernel did
+        // not: EFAULT).
+        let word = unsafe { ptr::read_volatile(page.as_ptr().cast::<i32>()) };
+        check_eq!(word, 0);
+    }
+    marker.check_unmarked(GRACE)?;
+    check_no_child()?;
+    Ok(Outcome::Pass)
 }
 
 /// `/proc/sys/fs/file-max`, lowered for as long as this lives.
@@ -158,11 +237,30 @@ fn enfile() -> TestResult {
     Ok(Outcome::Pass)
 }
 
-/// No process has the test as its parent.
+/// No process has the test as its parent. Fails with what /proc says of
+/// those that do.
 fn check_no_child() -> Result<(), Failure> {
     let children = check_ok!(children_of(getpid()));
-    check!(children.is_empty(), "children exist: {children:?}");
+    if !children.is_empty() {
+        let described: Vec<String> = children.iter().map(|&pid| describe(pid)).collect();
+        fail!("children exist: {}", described.join("; "));
+    }
     Ok(())
+}
+
+/// A process as /proc/PID/status says: its name, state, parent and
+/// threads.
+fn describe(pid: nix::unistd::Pid) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let fields: Vec<&str> = status
+        .lines()
+        .filter(|line| {
+            ["Name:", "State:", "PPid:", "TracerPid:", "Threads:"]
+                .iter()
+                .any(|key| line.starts_with(key))
+        })
+        .collect();
+    format!("{pid} ({})", fields.join(", ").replace('\t', " "))
 }
 
 fn emfile(returned: bool) -> TestResult {

@@ -23,8 +23,8 @@ use nix::sched::{unshare, CloneFlags};
 
 use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_fdinfo_has, fork_process, new_pidns, spawn_gated, Gate,
-    Mailbox,
+    after_gate, check_child_exited, check_exit_reported, check_fdinfo_has, fork_process, new_pidns,
+    spawn_gated, Gate, Mailbox,
 };
 use crate::feature::{clonefd_available, Availability};
 use crate::ktap::{Failure, Outcome, Test, TestResult};
@@ -126,6 +126,6 @@ fn proc_pidns() -> TestResult {
     check_ok!(until.open());
     check_exited(init, CHILD_OK)?;
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }

@@ -12,7 +12,8 @@
 //! - `clonefd_share_fork_inherited`: a process forked after the child was
 //!   created inherits the fd; the test closes its copy; in that process
 //!   GETPID gives the child's pid and read() its exit (the process exits
-//!   with 42 if so, 43 otherwise).
+//!   with 42 if so, 43 otherwise). The test lets the child exit only once
+//!   that process has made the GETPID call (it says so through a pipe).
 //! - `clonefd_share_scm_rights`: the same in a process forked before the
 //!   child existed, which gets the fd over SCM_RIGHTS.
 //! - `clonefd_share_pidfd_getfd`: a helper process creates the child and
@@ -27,8 +28,8 @@ use nix::unistd::{lseek, write, Pid, Whence};
 
 use super::clone4_common::{check_exited, child_code, CHILD_OK};
 use super::clonefd_common::{
-    after_gate, await_readable, check_exit_reported, fork_process, poll_in, recv_fd, send_fd,
-    spawn_gated, unix_pair, Gate, Mailbox,
+    after_gate, await_readable, check_child_exited, check_exit_reported, fork_process, poll_in,
+    recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
 };
 use super::common::PATIENCE;
 use crate::clonefd::{self, INFO_VER1};
@@ -61,7 +62,7 @@ fn write_einval() -> TestResult {
     check_ok!(gate.open());
     await_readable(child.fd.as_fd())?;
     check_write_einval(child.fd.as_fd())?;
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -73,14 +74,17 @@ fn lseek_espipe() -> TestResult {
         check_err!(lseek(child.fd.as_fd(), 0, whence), Errno::ESPIPE);
     }
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
 /// In a process that holds `fd`: GETPID gives `pid`, and once the child
 /// exited read() gives CLD_EXITED 42. The process's exit code.
-fn reads_exit(fd: BorrowedFd<'_>, pid: Pid) -> i32 {
+fn reads_exit(fd: BorrowedFd<'_>, pid: Pid, mailbox: &Mailbox) -> i32 {
     let pid_right = clonefd::getpid(fd) == Ok(pid);
+    // The test lets the child exit only once GETPID has been asked, while
+    // the child still has its pid.
+    mailbox.post(1);
     let readable = poll_in(fd, PATIENCE).is_ok_and(|r| r.contains(PollFlags::POLLIN));
     let exit_right = matches!(
         clonefd::read_info(fd),
@@ -95,20 +99,22 @@ fn share_fork_inherited() -> TestResult {
     let gate = check_ok!(Gate::new());
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
     let fd = child.fd.as_fd();
+    let mailbox = check_ok!(Mailbox::new());
     // SAFETY: the test process is single-threaded; the new process reads
-    // the fd and exits.
-    let holder = check_ok!(unsafe { fork_process(|| reads_exit(fd, child.pid)) });
+    // the fd, writes to a pipe and exits.
+    let holder = check_ok!(unsafe { fork_process(|| reads_exit(fd, child.pid, &mailbox)) });
     drop(child.fd);
+    check_eq!(check_ok!(mailbox.fetch()), 1);
     check_ok!(gate.open());
     check_exited(holder, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
 /// Receives an fd and a pid on `sock`, then [`reads_exit`].
-fn receive_and_read(sock: BorrowedFd<'_>) -> i32 {
+fn receive_and_read(sock: BorrowedFd<'_>, mailbox: &Mailbox) -> i32 {
     match recv_fd(sock) {
         Ok((fd, words)) if words.len() == 1 => {
-            reads_exit(fd.as_fd(), Pid::from_raw(words[0] as i32))
+            reads_exit(fd.as_fd(), Pid::from_raw(words[0] as i32), mailbox)
         }
         _ => child_code(false),
     }
@@ -118,9 +124,11 @@ fn share_scm_rights() -> TestResult {
     require!(clonefd_available());
     let gate = check_ok!(Gate::new());
     let (ours, theirs) = check_ok!(unix_pair());
+    let mailbox = check_ok!(Mailbox::new());
     // SAFETY: the test process is single-threaded; the new process
     // receives an fd, reads it and exits.
-    let receiver = check_ok!(unsafe { fork_process(|| receive_and_read(theirs.as_fd())) });
+    let receiver =
+        check_ok!(unsafe { fork_process(|| receive_and_read(theirs.as_fd(), &mailbox)) });
     drop(theirs);
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
     check_ok!(send_fd(
@@ -129,6 +137,7 @@ fn share_scm_rights() -> TestResult {
         &[child.pid.as_raw().into()]
     ));
     drop(child.fd);
+    check_eq!(check_ok!(mailbox.fetch()), 1);
     check_ok!(gate.open());
     check_exited(receiver, CHILD_OK)?;
     Ok(Outcome::Pass)

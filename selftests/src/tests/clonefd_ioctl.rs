@@ -48,8 +48,8 @@ use nix::{request_code_none, request_code_read, request_code_write};
 use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_fdinfo_has, check_reported, fork_process, new_pidns,
-    open_fds, recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
+    after_gate, check_child_exited, check_child_reported, check_exit_reported, check_fdinfo_has,
+    fork_process, new_pidns, open_fds, recv_fd, send_fd, spawn_gated, unix_pair, Gate, Mailbox,
 };
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
@@ -234,7 +234,7 @@ fn getpidfd() -> TestResult {
     check!(flags.contains(FdFlag::FD_CLOEXEC), "fd flags {flags:?}");
     check_fdinfo_has(pidfd.as_fd(), &format!("Pid:\t{}", child.pid))?;
     check_ok!(sys::pidfd_send_signal(pidfd.as_fd(), Signal::SIGKILL));
-    check_reported(child.fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
+    check_child_reported(&child, libc::CLD_KILLED, libc::SIGKILL)?;
     Ok(Outcome::Pass)
 }
 
@@ -256,7 +256,7 @@ fn unknown_enotty() -> TestResult {
         }
     }
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -278,6 +278,6 @@ fn nonzero_arg_einval() -> TestResult {
     }
     check_eq!(check_ok!(open_fds()), fds);
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }

@@ -15,6 +15,16 @@
 //!   `/bin/sleep 30` (its /proc/PID/comm becomes `sleep`), then is stopped,
 //!   continued and killed (SIGKILL): no SIGCHLD, wait gives ECHILD, and the
 //!   fd reports CLD_KILLED SIGKILL.
+//! - `clonefd_jobctl_wait_any_skips_stop_continue`: the test also has an
+//!   ordinary child (the sibling), so that "any child" waits have a child
+//!   to look at and do not just fail with ECHILD: while the CLONE_FD child
+//!   runs, after it was stopped (/proc 'T') and after it was continued,
+//!   waitid(P_ALL, WSTOPPED | WCONTINUED | WEXITED | WNOHANG | __WALL),
+//!   waitpid(-1, WUNTRACED | WCONTINUED | WNOHANG | __WALL) and waitpid(0,
+//!   same) (the process group, which the child is in) report nothing
+//!   (StillAlive). The control: the sibling's stop and continue are
+//!   reported by the same waitid(). Fails with the status reported (e.g.
+//!   `Stopped(Pid(..), SIGSTOP)` of the CLONE_FD child).
 //! - `clonefd_jobctl_tracer_parent_notified`: a tracer is notified as for
 //!   any tracee, also when it is the child's parent, whose one
 //!   notification of a continue is then the tracer's. With SIGCHLD
@@ -25,19 +35,19 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::os::fd::AsFd;
 
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::ptrace;
 use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{execv, Pid};
 
-use super::clone4_common::{CHILD_OK, CHILD_WRONG};
+use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::{
-    check_exit_reported, check_reported, eventually, proc_stat, spawn_gated, Gate, SigchldCounter,
+    after_gate, check_child_exited, check_child_reported, eventually, fork_process, proc_stat,
+    spawn_gated, Gate, SigchldCounter,
 };
 use super::common::{signal_set, PATIENCE};
 use crate::clonefd::{self, CLONE_FD};
@@ -59,10 +69,82 @@ pub fn tests() -> Vec<Test> {
             after_exec_no_sigchld,
         ),
         Test::new(
+            "clonefd_jobctl_wait_any_skips_stop_continue",
+            wait_any_skips_stop_continue,
+        ),
+        Test::new(
             "clonefd_jobctl_tracer_parent_notified",
             tracer_parent_notified,
         ),
     ]
+}
+
+/// The "any child" waits for job control, WNOHANG: nothing to report.
+fn check_any_wait_quiet(when: &str) -> Result<(), Failure> {
+    let flags = WaitPidFlag::WSTOPPED
+        | WaitPidFlag::WCONTINUED
+        | WaitPidFlag::WEXITED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::__WALL;
+    let all = check_ok!(waitid(Id::All, flags));
+    check!(
+        all == WaitStatus::StillAlive,
+        "{when}: waitid(P_ALL) gave {all:?}"
+    );
+    let flags = WaitPidFlag::WUNTRACED
+        | WaitPidFlag::WCONTINUED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::__WALL;
+    for (name, pid) in [("-1", None), ("0", Some(Pid::from_raw(0)))] {
+        let status = check_ok!(waitpid(pid, Some(flags)));
+        check!(
+            status == WaitStatus::StillAlive,
+            "{when}: waitpid({name}) gave {status:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Sends `signal` to `pid` and waits until /proc says it is stopped or
+/// not, as `stopped` says.
+fn signal_until(pid: Pid, signal: Signal, stopped: bool) -> Result<(), Failure> {
+    check_ok!(kill(pid, signal));
+    if !eventually(|| matches!(proc_stat(pid), Ok(s) if (s.state == 'T') == stopped)) {
+        fail!("after {signal}: /proc/{pid}/stat says {:?}", proc_stat(pid));
+    }
+    Ok(())
+}
+
+fn wait_any_skips_stop_continue() -> TestResult {
+    require!(clonefd_available());
+    let sibling_gate = check_ok!(Gate::new());
+    let gate = check_ok!(Gate::new());
+    // SAFETY: the test process is single-threaded; the sibling waits on a
+    // pipe and exits.
+    let sibling = check_ok!(unsafe { fork_process(|| after_gate(&sibling_gate, CHILD_OK)) });
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    check_any_wait_quiet("running")?;
+    signal_until(child.pid, Signal::SIGSTOP, true)?;
+    check_any_wait_quiet("stopped")?;
+    signal_until(child.pid, Signal::SIGCONT, false)?;
+    check_any_wait_quiet("continued")?;
+    // The control: the same waits report the sibling's.
+    let flags = |what| what | WaitPidFlag::WNOHANG | WaitPidFlag::__WALL;
+    signal_until(sibling, Signal::SIGSTOP, true)?;
+    check_eq!(
+        check_ok!(waitid(Id::All, flags(WaitPidFlag::WSTOPPED))),
+        WaitStatus::Stopped(sibling, Signal::SIGSTOP)
+    );
+    signal_until(sibling, Signal::SIGCONT, false)?;
+    check_eq!(
+        check_ok!(waitid(Id::All, flags(WaitPidFlag::WCONTINUED))),
+        WaitStatus::Continued(sibling)
+    );
+    check_ok!(gate.open());
+    check_child_exited(&child, CHILD_OK)?;
+    check_ok!(sibling_gate.open());
+    check_exited(sibling, CHILD_OK)?;
+    Ok(Outcome::Pass)
 }
 
 /// waitpid(pid, WUNTRACED | WCONTINUED | WNOHANG | __WALL) gives ECHILD.
@@ -84,10 +166,7 @@ fn signal_and_check(
     signal: Signal,
     stopped: bool,
 ) -> Result<(), Failure> {
-    check_ok!(kill(pid, signal));
-    if !eventually(|| matches!(proc_stat(pid), Ok(s) if (s.state == 'T') == stopped)) {
-        fail!("after {signal}: /proc/{pid}/stat says {:?}", proc_stat(pid));
-    }
+    signal_until(pid, signal, stopped)?;
     check_no_job_report(pid)?;
     counter.check_none_from(pid)?;
     Ok(())
@@ -108,7 +187,7 @@ fn stop_continue_no_sigchld() -> TestResult {
     check_no_job_report(child.pid)?;
     stop_and_continue(&counter, child.pid)?;
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     counter.check_none_from(child.pid)?;
     Ok(Outcome::Pass)
 }
@@ -135,7 +214,7 @@ fn after_exec_no_sigchld() -> TestResult {
     }
     stop_and_continue(&counter, child.pid)?;
     check_ok!(kill(child.pid, Signal::SIGKILL));
-    check_reported(child.fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
+    check_child_reported(&child, libc::CLD_KILLED, libc::SIGKILL)?;
     check_no_job_report(child.pid)?;
     counter.check_none_from(child.pid)?;
     Ok(Outcome::Pass)
@@ -185,6 +264,6 @@ fn tracer_parent_notified() -> TestResult {
         check_ok!(wait_traced()),
         WaitStatus::Signaled(child.pid, Signal::SIGKILL, false)
     );
-    check_reported(child.fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
+    check_child_reported(&child, libc::CLD_KILLED, libc::SIGKILL)?;
     Ok(Outcome::Pass)
 }

@@ -18,15 +18,28 @@
 //!   M (CLONE_THREAD | CLONE_VM | CLONE_SIGHAND, own stack); M's leader
 //!   thread ends (SYS_exit 0, its state becomes 'Z'); the fd is not
 //!   readable; then the thread SYS_exits with 42, which ends M: the fd
-//!   reports the thread's 42, and the test reaps M with 42 too: the last
-//!   thread's exit code becomes the process's.
+//!   reports the thread's 42, the thread is released at once, and the
+//!   test reaps M with 42 too: the last thread's exit code becomes the
+//!   process's.
+//! - `clonefd_orphan_thread_killed_by_exit_group`: M's thread waits at a
+//!   gate that never opens; M's leader calls exit_group(7), which kills
+//!   the thread: the fd reports the thread's exit code, which is the
+//!   group's (CLD_EXITED, 7), the thread is released at once, and the test
+//!   reaps M with 7.
+//! - `clonefd_orphan_thread_killed_by_sigkill`: the same, the test killing
+//!   M with SIGKILL: the fd reports CLD_KILLED, SIGKILL; M is reaped as
+//!   killed by SIGKILL.
 //! - `clonefd_orphan_child_exits_first_thread`: the thread exits while M's
-//!   leader lives: the fd reports 42, M has one thread left; then M exits
-//!   with 42.
+//!   leader lives: the fd reports 42, and at that moment the thread is
+//!   released (kill(tid, 0) gives ESRCH, no /proc/TID) and M has one
+//!   thread left (/proc/M/task, read once: no waiting for a late release);
+//!   then M exits with 42.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::sys::prctl;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{getpid, Pid};
 
 use super::clone4_common::{
@@ -34,8 +47,8 @@ use super::clone4_common::{
 };
 use super::clonefd_common::{
     after_gate, check_exit_reported, check_no_waitable_child, check_not_readable,
-    check_not_waitable, check_released, eventually, fork_process, proc_stat, recv_fd, send_fd,
-    spawn_gated, task_count, task_stat, unix_pair, Gate, SigchldCounter, GRACE,
+    check_not_waitable, check_released, check_reported, eventually, fork_process, proc_stat,
+    recv_fd, send_fd, spawn_gated, task_count, task_stat, unix_pair, Gate, SigchldCounter, GRACE,
 };
 use crate::clone4::{c4_child_wait_pipe, PipeGate};
 use crate::clonefd::{self, Clonefd, CLONE_FD};
@@ -63,6 +76,12 @@ pub fn tests() -> Vec<Test> {
             "clonefd_orphan_child_exits_first_thread",
             child_exits_first_thread,
         ),
+        Test::new("clonefd_orphan_thread_killed_by_exit_group", || {
+            thread_killed_by_group(GroupEnd::ExitGroup)
+        }),
+        Test::new("clonefd_orphan_thread_killed_by_sigkill", || {
+            thread_killed_by_group(GroupEnd::Sigkill)
+        }),
     ]
 }
 
@@ -186,6 +205,7 @@ fn parent_exits_first_thread() -> TestResult {
     check_not_readable(fd.as_fd())?;
     check_ok!(gate.open());
     check_exit_reported(fd.as_fd(), CHILD_OK)?;
+    check_released(tid)?;
     // The last thread's exit code is the process's (do_exit() makes it
     // the group exit code), the leader's 0 being overridden.
     check_exited(m, CHILD_OK)?;
@@ -196,18 +216,69 @@ fn child_exits_first_thread() -> TestResult {
     require!(clonefd_available());
     let gate = check_ok!(Gate::new());
     let until = check_ok!(Gate::new());
-    let (m, fd, _tid) = via_middle(|sock| match create_and_send(sock, &gate, true) {
+    let (m, fd, tid) = via_middle(|sock| match create_and_send(sock, &gate, true) {
         Some(_thread) => after_gate(&until, CHILD_OK),
         None => child_code(false),
     })?;
     check_ok!(gate.open());
     check_exit_reported(fd.as_fd(), CHILD_OK)?;
-    check!(
-        eventually(|| matches!(task_count(m), Ok(1))),
-        "M still has {:?} threads",
-        task_count(m)
-    );
+    // Released at once: no second look.
+    check_released(tid)?;
+    check_eq!(check_ok!(task_count(m)), 1);
     check_ok!(until.open());
     check_exited(m, CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+/// How M's thread group ends while its CLONE_FD thread waits.
+#[derive(Clone, Copy)]
+enum GroupEnd {
+    /// M's leader calls exit_group(GROUP_STATUS).
+    ExitGroup,
+    /// The test sends M SIGKILL.
+    Sigkill,
+}
+
+/// What M's exit_group() passes.
+const GROUP_STATUS: i32 = 7;
+
+fn thread_killed_by_group(end: GroupEnd) -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let until = check_ok!(Gate::new());
+    let (m, fd, tid) = via_middle(|sock| match create_and_send(sock, &gate, true) {
+        Some(_thread) => match end {
+            GroupEnd::ExitGroup => {
+                if until.pass() {
+                    sys::exit_now(GROUP_STATUS)
+                }
+                child_code(false)
+            }
+            GroupEnd::Sigkill => after_gate(&until, CHILD_OK),
+        },
+        None => child_code(false),
+    })?;
+    check!(tid != m, "the thread's tid is M's pid");
+    check_ok!(task_stat(m, tid));
+    check_not_readable(fd.as_fd())?;
+    // The thread waits at `gate`, which never opens: only its group's end
+    // ends it.
+    match end {
+        GroupEnd::ExitGroup => {
+            check_ok!(until.open());
+            check_reported(fd.as_fd(), libc::CLD_EXITED, GROUP_STATUS)?;
+            check_released(tid)?;
+            check_exited(m, GROUP_STATUS)?;
+        }
+        GroupEnd::Sigkill => {
+            check_ok!(kill(m, Signal::SIGKILL));
+            check_reported(fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
+            check_released(tid)?;
+            check_eq!(
+                check_ok!(waitpid(m, None)),
+                WaitStatus::Signaled(m, Signal::SIGKILL, false)
+            );
+        }
+    }
     Ok(Outcome::Pass)
 }

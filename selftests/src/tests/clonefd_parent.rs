@@ -17,14 +17,13 @@
 //!   those that did not: the fd reports `left: 1` etc. Afterwards no
 //!   process has the test as its parent (a hidden zombie would).
 
-use std::os::fd::AsFd;
 use std::ptr;
 
 use nix::errno::Errno;
 use nix::unistd::getpid;
 
 use super::clone4_common::{expect_einval, CHILD_OK, SIGCHLD};
-use super::clonefd_common::{check_exit_reported, children_of};
+use super::clonefd_common::{check_child_exited, children_of};
 use crate::clone4;
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
@@ -100,7 +99,7 @@ fn child_clone_parent_einval() -> TestResult {
     // SAFETY: the test process is single-threaded; the child makes clone
     // calls whose children exit at once.
     let child = check_ok!(unsafe { clonefd::fork_like_fd(CLONE_FD, try_clone_parent) });
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     check_eq!(check_ok!(children_of(getpid())), []);
     Ok(Outcome::Pass)
 }

@@ -23,9 +23,27 @@
 //!   the same call and gets the event again).
 //! - `clonefd_epoll_wakes_on_exit`: an epoll_wait() started while the
 //!   child runs returns with the event when it exits.
+//! - `clonefd_poll_after_eof`: after the read that got the info, three
+//!   times: poll() for every event still gives exactly POLLIN |
+//!   POLLRDNORM | POLLHUP and read() gives 0; then select() has the fd in
+//!   the read set and a new epoll instance gets EPOLLIN | EPOLLRDNORM |
+//!   EPOLLHUP at once.
+//! - `clonefd_poll_race_threads`: 64 children, each with a thread of the
+//!   test blocked in poll(POLLIN | POLLRDNORM) on its fd (5 s timeout); 50 ms later one
+//!   write lets all 64 exit at once. Every poll() must return the exit
+//!   (POLLIN | POLLRDNORM | POLLHUP): a poll() that times out is a lost
+//!   wake-up. Three rounds; then each fd reports 42 and the child is
+//!   released. Fails with the round, the child and `(0, PollFlags(0x0))`.
+//! - `clonefd_poll_race_one_poll`: the same with one thread polling all 64
+//!   fds at once (5 s timeout), again and again on those not yet
+//!   reported, while another thread lets the children go: every poll()
+//!   returns at least one, exactly those it says are ready (POLLIN |
+//!   POLLRDNORM | POLLHUP), until all are; a poll() that times out fails.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::thread;
+
+use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -33,9 +51,11 @@ use nix::sys::select::{select, FdSet};
 use nix::sys::time::{TimeVal, TimeValLike};
 
 use super::clone4_common::CHILD_OK;
-use super::clonefd_common::{await_readable, block_while_opening, spawn_gated, Gate, GRACE};
+use super::clonefd_common::{
+    await_readable, block_while_opening, check_child_exited, spawn_gated, Gate, GRACE,
+};
 use super::common::PATIENCE;
-use crate::clonefd::Clonefd;
+use crate::clonefd::{self, Clonefd};
 use crate::feature::clonefd_available;
 use crate::ktap::{Failure, Outcome, Test, TestResult};
 
@@ -64,7 +84,137 @@ pub fn tests() -> Vec<Test> {
         Test::new("clonefd_epoll_level_triggered", || epoll_repeats(false)),
         Test::new("clonefd_epoll_edge_triggered", || epoll_repeats(true)),
         Test::new("clonefd_epoll_wakes_on_exit", epoll_wakes_on_exit),
+        Test::new("clonefd_poll_after_eof", poll_after_eof),
+        Test::new("clonefd_poll_race_threads", race_threads).with_timeout(Duration::from_secs(120)),
+        Test::new("clonefd_poll_race_one_poll", race_one_poll)
+            .with_timeout(Duration::from_secs(120)),
     ]
+}
+
+fn poll_after_eof() -> TestResult {
+    require!(clonefd_available());
+    let (gate, child) = gated()?;
+    check_ok!(gate.open());
+    check_child_exited(&child, CHILD_OK)?;
+    for _ in 0..3 {
+        let polled = check_ok!(poll_one(child.fd.as_fd(), ALL_EVENTS, PollTimeout::ZERO));
+        check_eq!(polled, (1, EXITED));
+        check_eq!(check_ok!(clonefd::read_info(child.fd.as_fd())).0, 0);
+    }
+    check_eq!(
+        check_ok!(select_now(child.fd.as_fd())),
+        (1, [true, false, false])
+    );
+    let epoll = epoll_on(
+        child.fd.as_fd(),
+        EpollFlags::EPOLLIN | EpollFlags::EPOLLRDNORM,
+    )?;
+    check_eq!(
+        check_ok!(epoll_events(&epoll, EpollTimeout::ZERO)),
+        [(EPOLL_EXITED, 7)]
+    );
+    Ok(Outcome::Pass)
+}
+
+/// Children exiting at once in the race tests, and rounds of them.
+const RACERS: usize = 64;
+const RACE_ROUNDS: usize = 3;
+/// How long the pollers get to block before the children go.
+const RACE_HEAD_START: Duration = Duration::from_millis(50);
+
+/// RACERS children waiting at one gate.
+fn racers(gate: &Gate) -> Result<Vec<Clonefd>, Failure> {
+    let mut children = Vec::with_capacity(RACERS);
+    for _ in 0..RACERS {
+        children.push(check_ok!(spawn_gated(0, gate, CHILD_OK)));
+    }
+    Ok(children)
+}
+
+/// Every child reported CLD_EXITED 42 and is released.
+fn check_racers_reported(children: &[Clonefd]) -> Result<(), Failure> {
+    for child in children {
+        check_child_exited(child, CHILD_OK)?;
+    }
+    Ok(())
+}
+
+fn race_threads() -> TestResult {
+    require!(clonefd_available());
+    for round in 0..RACE_ROUNDS {
+        let gate = check_ok!(Gate::new());
+        let children = racers(&gate)?;
+        let timeout = check_ok!(PollTimeout::try_from(PATIENCE));
+        let (opened, polled) = thread::scope(|scope| {
+            let pollers: Vec<_> = children
+                .iter()
+                .map(|child| {
+                    let fd = child.fd.as_fd();
+                    scope.spawn(move || {
+                        poll_one(fd, PollFlags::POLLIN | PollFlags::POLLRDNORM, timeout)
+                    })
+                })
+                .collect();
+            thread::sleep(RACE_HEAD_START);
+            let opened = gate.open_n(RACERS);
+            let polled: Vec<_> = pollers.into_iter().map(|p| p.join()).collect();
+            (opened, polled)
+        });
+        check_ok!(opened);
+        for (child, result) in children.iter().zip(polled) {
+            let polled = check_ok!(check_ok!(result.map_err(|_| "a poller panicked")));
+            check!(
+                polled == (1, EXITED),
+                "round {round}: poll() on the fd of {} gave {polled:?} (0: timed out after \
+                 {PATIENCE:?})",
+                child.pid
+            );
+        }
+        check_racers_reported(&children)?;
+    }
+    Ok(Outcome::Pass)
+}
+
+fn race_one_poll() -> TestResult {
+    require!(clonefd_available());
+    let timeout = check_ok!(PollTimeout::try_from(PATIENCE));
+    for round in 0..RACE_ROUNDS {
+        let gate = check_ok!(Gate::new());
+        let children = racers(&gate)?;
+        let opener = thread::scope(|scope| -> Result<(), Failure> {
+            let opener = scope.spawn(|| {
+                thread::sleep(RACE_HEAD_START);
+                gate.open_n(RACERS)
+            });
+            let mut pending: Vec<&Clonefd> = children.iter().collect();
+            while !pending.is_empty() {
+                let mut fds: Vec<PollFd> = pending
+                    .iter()
+                    .map(|child| {
+                        PollFd::new(child.fd.as_fd(), PollFlags::POLLIN | PollFlags::POLLRDNORM)
+                    })
+                    .collect();
+                let n = check_ok!(poll(&mut fds, timeout));
+                check!(
+                    n > 0,
+                    "round {round}: poll() on {} fds timed out after {PATIENCE:?}",
+                    fds.len()
+                );
+                let ready: Vec<bool> = fds
+                    .iter()
+                    .map(|fd| fd.revents().unwrap_or(PollFlags::empty()) == EXITED)
+                    .collect();
+                check_eq!(ready.iter().filter(|&&r| r).count(), n as usize);
+                let mut ready = ready.into_iter();
+                pending.retain(|_| !ready.next().unwrap_or(false));
+            }
+            check_ok!(check_ok!(opener.join().map_err(|_| "the opener panicked")));
+            Ok(())
+        });
+        opener?;
+        check_racers_reported(&children)?;
+    }
+    Ok(Outcome::Pass)
 }
 
 /// A gated child, and its gate.

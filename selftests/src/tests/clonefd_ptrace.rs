@@ -28,26 +28,46 @@
 //!   thread of its process goes on and reads the fd; that process exits
 //!   with 42 if the fd reported the exit within 5 s (1: it did not, 2: the
 //!   read failed, 43: the set-up failed).
+//! - `clonefd_ptrace_tracer_detaches`: a third process T seizes the child,
+//!   stops it (PTRACE_INTERRUPT) and detaches (PTRACE_DETACH); /proc then
+//!   says TracerPid 0. Let go, the child exits: the fd reports it, the
+//!   child is released, T cannot wait for it (ECHILD), no SIGCHLD comes.
+//! - `clonefd_ptrace_tracer_process_dies_child_zombie`: T seizes the
+//!   child, lets it exit, sees it a zombie and exits without waiting for
+//!   it: once the test has reaped T, the fd reports the exit (within 5 s)
+//!   and the child is released. Fails with `not readable after 5s` (the
+//!   zombie stays).
+//! - `clonefd_ptrace_tracer_process_dies_child_running`: T seizes the
+//!   child and exits at once; the child, detached by T's exit (TracerPid
+//!   0), runs on (the fd not readable); let go, it exits and is reported.
+//!
+//! In the last three, the exit is reported exactly once: after the read
+//! that got it, read() gives 0 and poll() still says POLLIN | POLLHUP.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::thread;
+use std::time::Duration;
 
+use nix::poll::PollFlags;
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::clone4_common::CHILD_WRONG;
-use super::clone4_common::{check_exited, CHILD_OK};
+use super::clone4_common::{check_exited, child_code, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_not_waitable, check_released, eventually, fork_process,
-    poll_in, proc_stat, spawn_gated, Gate, Mailbox, SigchldCounter,
+    after_gate, check_exit_reported, check_not_readable, check_not_waitable, check_released,
+    eventually, fork_process, poll_in, proc_stat, spawn_gated, tracer_pid, Gate, Mailbox,
+    SigchldCounter,
 };
 use super::common::PATIENCE;
 use crate::clonefd;
 use crate::feature::clonefd_available;
 use crate::ktap::{Failure, Outcome, Test, TestResult};
 use crate::sys;
+
+/// PTRACE_EVENT_STOP: a seized tracee's stop that is not a signal's.
+const PTRACE_EVENT_STOP: i32 = 128;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -59,6 +79,13 @@ pub fn tests() -> Vec<Test> {
         ),
         Test::new("clonefd_ptrace_tracer_thread_exits", tracer_thread_exits),
         Test::new("clonefd_ptrace_creator_thread_exits", creator_thread_exits),
+        Test::new("clonefd_ptrace_tracer_detaches", tracer_detaches),
+        Test::new("clonefd_ptrace_tracer_process_dies_child_zombie", || {
+            tracer_dies(TracerDies::ChildZombie)
+        }),
+        Test::new("clonefd_ptrace_tracer_process_dies_child_running", || {
+            tracer_dies(TracerDies::ChildRunning)
+        }),
     ]
 }
 
@@ -195,5 +222,96 @@ fn creator_thread_exits() -> TestResult {
     // single-threaded until it has created its child.
     let process = check_ok!(unsafe { fork_process(create_trace_and_exit) });
     check_exited(process, CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+/// Once the exit has been read: it was reported exactly once. The next
+/// read() gives 0 (end of file), and poll() still says POLLIN | POLLHUP.
+fn check_reported_once(fd: BorrowedFd<'_>) -> Result<(), Failure> {
+    check_eq!(check_ok!(clonefd::read_info(fd)).0, 0);
+    let revents = check_ok!(poll_in(fd, Duration::ZERO));
+    check!(
+        revents.contains(PollFlags::POLLIN | PollFlags::POLLHUP),
+        "poll after the report: {revents:?}"
+    );
+    Ok(())
+}
+
+/// The tracer T of `tracer_detaches`: seizes `pid`, stops it with
+/// PTRACE_INTERRUPT, waits for that stop and detaches; posts 1, or what
+/// failed (-errno, or -1000 for another wait status). Then, after
+/// `until`, exits with 42 if it can no longer wait for `pid` (ECHILD).
+fn trace_then_detach(pid: Pid, mailbox: &Mailbox, until: &Gate) -> i32 {
+    let errno = |err: nix::errno::Errno| -(err as i64);
+    let attach_detach = || -> Result<(), i64> {
+        ptrace::seize(pid, ptrace::Options::empty()).map_err(errno)?;
+        ptrace::interrupt(pid).map_err(errno)?;
+        match wait_traced(pid) {
+            Ok(WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP)) => {}
+            _ => return Err(-1000),
+        }
+        ptrace::detach(pid, None).map_err(errno)
+    };
+    mailbox.post(attach_detach().map_or_else(|word| word, |()| 1));
+    if !until.pass() {
+        return CHILD_WRONG;
+    }
+    let flags = WaitPidFlag::WNOHANG | WaitPidFlag::__WALL;
+    child_code(waitpid(pid, Some(flags)) == Err(nix::errno::Errno::ECHILD))
+}
+
+fn tracer_detaches() -> TestResult {
+    require!(clonefd_available());
+    let counter = check_ok!(SigchldCounter::install());
+    let gate = check_ok!(Gate::new());
+    let until = check_ok!(Gate::new());
+    let mailbox = check_ok!(Mailbox::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    // SAFETY: the test process is single-threaded; the tracer makes
+    // ptrace and wait calls, writes to a pipe and waits on another.
+    let tracer =
+        check_ok!(unsafe { fork_process(|| trace_then_detach(child.pid, &mailbox, &until)) });
+    check_eq!(check_ok!(mailbox.fetch()), 1);
+    check_eq!(check_ok!(tracer_pid(child.pid)), 0);
+    check_ok!(gate.open());
+    check_done(child.fd.as_fd(), child.pid)?;
+    check_reported_once(child.fd.as_fd())?;
+    counter.check_none_from(child.pid)?;
+    check_ok!(until.open());
+    check_exited(tracer, CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+/// When the tracer process T of `tracer_dies_*` exits.
+#[derive(Clone, Copy)]
+enum TracerDies {
+    /// Once its tracee is a zombie (T let it exit).
+    ChildZombie,
+    /// At once, its tracee running.
+    ChildRunning,
+}
+
+fn tracer_dies(when: TracerDies) -> TestResult {
+    require!(clonefd_available());
+    let counter = check_ok!(SigchldCounter::install());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let trace = || match when {
+        TracerDies::ChildZombie => seize_until_zombie(child.pid, &gate),
+        TracerDies::ChildRunning => ptrace::seize(child.pid, ptrace::Options::empty()).is_ok(),
+    };
+    // SAFETY: the test process is single-threaded; the tracer seizes the
+    // child, maybe writes to a pipe and reads /proc, and exits.
+    let tracer = check_ok!(unsafe { fork_process(|| child_code(trace())) });
+    // T has exited (and is reaped), tracing its tracee to the end.
+    check_exited(tracer, CHILD_OK)?;
+    if let TracerDies::ChildRunning = when {
+        check_eq!(check_ok!(tracer_pid(child.pid)), 0);
+        check_not_readable(child.fd.as_fd())?;
+        check_ok!(gate.open());
+    }
+    check_done(child.fd.as_fd(), child.pid)?;
+    check_reported_once(child.fd.as_fd())?;
+    counter.check_none_from(child.pid)?;
     Ok(Outcome::Pass)
 }

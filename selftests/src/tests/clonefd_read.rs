@@ -25,9 +25,10 @@
 //! - `clonefd_read_eof_after_first`: after the read that got the info, the
 //!   next reads on the same file description return 0 (EOF).
 //! - `clonefd_read_short_{8,ver0}`: read() of 8 bytes gives code and
-//!   status, of 24 (CLONEFD_INFO_SIZE_VER0) the VER0 prefix; that read
-//!   consumed the info: the next one gives 0. Fails on another length or
-//!   values.
+//!   status, of 24 (CLONEFD_INFO_SIZE_VER0) the VER0 prefix, into a buffer
+//!   16 bytes longer and filled with 0xA5, whose bytes past the count must
+//!   stay so; that read consumed the info: the next one gives 0. Fails on
+//!   another length or values, or with the bytes written past the count.
 //! - `clonefd_read_zero_length`: read() of 0 bytes returns 0 and changes
 //!   nothing: on a CLONEFD_NONBLOCK fd while the child runs (not EAGAIN),
 //!   and after its exit, when the next read() still gets the whole info.
@@ -56,7 +57,7 @@ use nix::unistd::{chdir, getpid};
 use super::clone4_common::{CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    await_readable, block_while_opening, check_exit_reported, check_reported, fork_process,
+    await_readable, block_while_opening, check_child_exited, check_child_reported, fork_process,
     spawn_gated, Gate, GRACE,
 };
 use crate::clonefd::{self, info_from_bytes, CLONE_FD, INFO_VER0, INFO_VER1, NONBLOCK};
@@ -73,6 +74,10 @@ enum Nonblock {
 const KILL_SIGNALS: &[(&str, Signal)] =
     &[("sigkill", Signal::SIGKILL), ("sigterm", Signal::SIGTERM)];
 const SHORT_READS: &[(&str, usize)] = &[("8", 8), ("ver0", INFO_VER0)];
+/// What the short reads' buffer holds before the read, and how far past
+/// the count it goes.
+const SHORT_PATTERN: u8 = 0xA5;
+const SHORT_TAIL: usize = 16;
 const LARGE_BUFFER: usize = 4096;
 /// Readers racing for the info.
 const READERS: usize = 3;
@@ -147,7 +152,7 @@ fn nonblock_eagain(how: Nonblock) -> TestResult {
     }
     check_err!(clonefd::read_info(child.fd.as_fd()), Errno::EAGAIN);
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -168,7 +173,7 @@ fn eintr() -> TestResult {
     unsafe { libc::alarm(1) };
     check_err!(clonefd::read_info(child.fd.as_fd()), Errno::EINTR);
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -177,7 +182,7 @@ fn killed(signal: Signal) -> TestResult {
     let gate = check_ok!(Gate::new());
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
     check_ok!(kill(child.pid, signal));
-    check_reported(child.fd.as_fd(), libc::CLD_KILLED, signal as c_int)?;
+    check_child_reported(&child, libc::CLD_KILLED, signal as c_int)?;
     Ok(Outcome::Pass)
 }
 
@@ -220,7 +225,7 @@ fn dumped_in(dir: &str) -> TestResult {
     }
     // SAFETY: the test process is single-threaded; the child kills itself.
     let child = check_ok!(unsafe { clonefd::fork_like_fd(CLONE_FD, quit) });
-    check_reported(child.fd.as_fd(), libc::CLD_DUMPED, libc::SIGQUIT)?;
+    check_child_reported(&child, libc::CLD_DUMPED, libc::SIGQUIT)?;
     Ok(Outcome::Pass)
 }
 
@@ -245,9 +250,18 @@ fn short_read(len: usize) -> TestResult {
     let gate = check_ok!(Gate::new());
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
     let_exit(&gate, child.fd.as_fd())?;
-    let bytes = check_ok!(clonefd::read_bytes(child.fd.as_fd(), len));
-    check_eq!(bytes.len(), len);
-    let info = info_from_bytes(&bytes);
+    // A buffer longer than the count, filled with a pattern: read() must
+    // write the `len` bytes and nothing past them.
+    let mut buf = vec![SHORT_PATTERN; len + SHORT_TAIL];
+    let got = check_ok!(nix::unistd::read(child.fd.as_fd(), &mut buf[..len]));
+    check_eq!(got, len);
+    check!(
+        buf[len..].iter().all(|&b| b == SHORT_PATTERN),
+        "read({len}) wrote past the count: {:x?}",
+        &buf[len..]
+    );
+    let bytes = &buf[..len];
+    let info = info_from_bytes(bytes);
     check_eq!(
         (info.code as c_int, info.status as c_int),
         (libc::CLD_EXITED, CHILD_OK)
@@ -263,7 +277,7 @@ fn zero_length() -> TestResult {
     check_eq!(check_ok!(clonefd::read_bytes(child.fd.as_fd(), 0)).len(), 0);
     let_exit(&gate, child.fd.as_fd())?;
     check_eq!(check_ok!(clonefd::read_bytes(child.fd.as_fd(), 0)).len(), 0);
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 

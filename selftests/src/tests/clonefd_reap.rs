@@ -23,12 +23,15 @@
 //!   failed), no SIGCHLD comes, wait gives ECHILD, the child is reaped.
 //! - `clonefd_reap_parent_exec_no_sigchld`: the parent execs instead. A
 //!   process M (forked by the test) blocks SIGCHLD, creates the child and
-//!   execve()s this binary with `--await-clonefd FD`; once M runs that
-//!   program, the test lets the child exit. The program reads the fd and
-//!   exits 1 if a SIGCHLD is pending: the kernel turns a child's exit
-//!   signal into SIGCHLD for a parent that has exec'd since the fork.
-//!   Fails with `left: Exited(.., 1)` then (2: the read failed, 43: the
-//!   exec failed), or if M is never seen running the program.
+//!   execve()s this binary with `--await-clonefd FD 42`; once M runs that
+//!   program, the test lets the child exit with 42. The program reads the
+//!   fd, requires exactly the whole info of that exit (80 bytes,
+//!   CLD_EXITED, 42), then waits 200 ms more and exits 1 if a SIGCHLD is
+//!   pending (one sent at the exit, or late, within that window): the
+//!   kernel turns a child's exit signal into SIGCHLD for a parent that
+//!   has exec'd since the fork. Fails with `left: Exited(.., 1)` then (2:
+//!   the read failed, 3: another length, code or status, 43: the exec
+//!   failed), or if M is never seen running the program.
 
 use std::os::fd::AsFd;
 
@@ -46,7 +49,7 @@ use nix::unistd::execv;
 use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
 use super::clonefd_common::exited_child;
 use super::clonefd_common::{
-    check_exit_reported, check_no_waitable_child, check_not_waitable, check_released, eventually,
+    check_child_exited, check_no_waitable_child, check_not_waitable, check_released, eventually,
     exec_exit_with, fork_process, spawn_gated, Gate, SigchldCounter,
 };
 use crate::clonefd::{self, CLONE_FD};
@@ -102,7 +105,7 @@ fn wait_any_echild() -> TestResult {
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
     check_wait_any_echild()?;
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     check_wait_any_echild()?;
     Ok(Outcome::Pass)
 }
@@ -124,7 +127,7 @@ fn wait_pid_echild() -> TestResult {
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
     check_err!(sys::waitid_pidfd(pidfd.as_fd(), flags), Errno::ECHILD);
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     check_wait_pid_echild(child.pid)?;
     check_err!(sys::waitid_pidfd(pidfd.as_fd(), flags), Errno::ECHILD);
     Ok(Outcome::Pass)
@@ -136,7 +139,7 @@ fn exec_no_sigchld() -> TestResult {
     // SAFETY: the test process is single-threaded; the child execve()s.
     let child =
         check_ok!(unsafe { clonefd::fork_like_fd(CLONE_FD, || exec_exit_with(EXEC_STATUS)) });
-    check_exit_reported(child.fd.as_fd(), EXEC_STATUS)?;
+    check_child_exited(&child, EXEC_STATUS)?;
     counter.check_none_since(0)?;
     check_no_waitable_child()?;
     check_released(child.pid)?;
@@ -144,7 +147,7 @@ fn exec_no_sigchld() -> TestResult {
 }
 
 /// In M: with SIGCHLD blocked, create the gated child and execve() this
-/// binary with `--await-clonefd FD`. Returns only if that failed.
+/// binary with `--await-clonefd FD 42`. Returns only if that failed.
 fn create_then_exec(gate: &Gate) -> i32 {
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
@@ -155,8 +158,14 @@ fn create_then_exec(gate: &Gate) -> i32 {
         return CHILD_WRONG;
     };
     let fd = CString::new(child.fd.as_raw_fd().to_string()).expect("no NUL in a number");
+    let status = CString::new(CHILD_OK.to_string()).expect("no NUL in a number");
     let option = CString::new(crate::AWAIT_CLONEFD).expect("no NUL in the option");
-    let argv = [c"clone4-selftests", option.as_c_str(), fd.as_c_str()];
+    let argv = [
+        c"clone4-selftests",
+        option.as_c_str(),
+        fd.as_c_str(),
+        status.as_c_str(),
+    ];
     let _ = execv(c"/proc/self/exe", &argv);
     CHILD_WRONG
 }

@@ -13,6 +13,11 @@
 //!   kill(pid, 0) gives ESRCH and /proc/PID does not exist. Fails with the
 //!   round and what was left (`succeeded with ()`: the PID still named the
 //!   child).
+//! - `clonefd_release_before_poll`: the same with poll() as the first
+//!   sign of the exit: 200 times, the test polls the fd with a zero
+//!   timeout in a busy loop until it gives POLLIN; right then, before any
+//!   read(), kill(pid, 0) gives ESRCH and /proc/PID does not exist (then
+//!   read() gives the info). Fails as the read() variant.
 //! - `clonefd_release_respawn_nproc`: a helper process, with RLIMIT_NPROC
 //!   at 2 and user and group 65534 (so the limit applies), spawns a
 //!   CLONE_FD child that exits at once and reads its fd (busy loop, as
@@ -22,12 +27,14 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
+use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::poll::PollFlags;
 use nix::sys::resource::{setrlimit, Resource};
 
 use super::clone4_common::{check_exited, CHILD_OK, CHILD_WRONG};
-use super::clonefd_common::{become_nobody, check_released, fork_process, spawn_exiting};
+use super::clonefd_common::{become_nobody, check_released, fork_process, poll_in, spawn_exiting};
 use crate::clonefd::{self, ClonefdInfo, CLONE_FD, INFO_VER1, NONBLOCK};
 use crate::feature::clonefd_available;
 use crate::ktap::{Outcome, Test, TestResult};
@@ -40,6 +47,7 @@ const EAGAIN_BASE: i32 = 100;
 pub fn tests() -> Vec<Test> {
     vec![
         Test::new("clonefd_release_before_report", release_before_report),
+        Test::new("clonefd_release_before_poll", release_before_poll),
         Test::new("clonefd_release_respawn_nproc", respawn_nproc),
     ]
 }
@@ -66,6 +74,36 @@ fn release_before_report() -> TestResult {
         if let Err(failure) = check_released(child.pid) {
             fail!("round {round}: {failure}");
         }
+    }
+    Ok(Outcome::Pass)
+}
+
+/// Polls the fd (zero timeout) until it gives an event, without sleeping
+/// in between: the revents.
+fn spin_poll(fd: BorrowedFd<'_>) -> nix::Result<PollFlags> {
+    loop {
+        let revents = poll_in(fd, Duration::ZERO)?;
+        if !revents.is_empty() {
+            return Ok(revents);
+        }
+        std::hint::spin_loop();
+    }
+}
+
+fn release_before_poll() -> TestResult {
+    require!(clonefd_available());
+    for round in 0..ROUNDS {
+        let child = check_ok!(spawn_exiting(0, CHILD_OK));
+        let revents = check_ok!(spin_poll(child.fd.as_fd()));
+        if let Err(failure) = check_released(child.pid) {
+            fail!("round {round}, poll gave {revents:?}: {failure}");
+        }
+        check!(
+            revents.contains(PollFlags::POLLIN),
+            "round {round}: poll gave {revents:?}"
+        );
+        let (len, info) = check_ok!(clonefd::read_info(child.fd.as_fd()));
+        check_eq!((len, info.status), (INFO_VER1, CHILD_OK as u32));
     }
     Ok(Outcome::Pass)
 }

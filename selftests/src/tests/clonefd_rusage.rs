@@ -27,31 +27,31 @@
 //!   the usage was dropped).
 
 use std::hint::black_box;
-use std::os::fd::AsFd;
 use std::ptr::NonNull;
 use std::time::Duration;
 
 use nix::sys::mman::{madvise, MmapAdvise};
-use nix::sys::resource::{getrusage, UsageWho};
+use nix::sys::resource::{getrusage, Usage, UsageWho};
+use nix::sys::time::TimeVal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::getpid;
 
 use super::clone4_common::{child_code, CHILD_OK};
-use super::clonefd_common::{check_exit_reported, children_of, eventually, fork_process};
+use super::clonefd_common::{check_child_exited, children_of, eventually, fork_process};
 use crate::clonefd::{self, ClonefdInfo, CLONE_FD};
 use crate::feature::clonefd_available;
 use crate::ktap::{Outcome, Test, TestResult};
 use crate::sys::Mapping;
 
 /// The user CPU time the burning children use.
-const BURN: Duration = Duration::from_millis(300);
+pub(super) const BURN: Duration = Duration::from_millis(300);
 /// The memory the RSS child touches.
-const TOUCHED_MIB: u64 = 32;
-const PAGE_SIZE: usize = 4096;
+pub(super) const TOUCHED_MIB: u64 = 32;
+pub(super) const PAGE_SIZE: usize = 4096;
 /// What the kernel's per-CPU RSS counters may miss, in KiB.
-const RSS_SLACK_KIB: u64 = 1024;
-const SLEEPS: u64 = 5;
-const NANOS_PER_SEC: u64 = 1_000_000_000;
+pub(super) const RSS_SLACK_KIB: u64 = 1024;
+pub(super) const SLEEPS: u64 = 5;
+pub(super) const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -66,24 +66,33 @@ pub fn tests() -> Vec<Test> {
     ]
 }
 
-/// Spins until getrusage(RUSAGE_SELF) shows `BURN` of user time.
-fn burn() -> bool {
-    let mut x = 0u64;
+/// Repeats `work` until getrusage(RUSAGE_SELF) says `enough`: false if
+/// getrusage() failed.
+pub(super) fn spin_until(mut work: impl FnMut(), enough: impl Fn(&Usage) -> bool) -> bool {
     loop {
-        for i in 0..100_000u64 {
-            x = black_box(x.wrapping_mul(31).wrapping_add(i));
-        }
+        work();
         match getrusage(UsageWho::RUSAGE_SELF) {
-            Ok(usage) => {
-                let user = usage.user_time();
-                let user = Duration::new(user.tv_sec() as u64, user.tv_usec() as u32 * 1000);
-                if user >= BURN {
-                    return true;
-                }
-            }
+            Ok(usage) if enough(&usage) => return true,
+            Ok(_) => {}
             Err(_) => return false,
         }
     }
+}
+
+/// A `timeval` of getrusage() as a Duration.
+pub(super) fn duration(tv: TimeVal) -> Duration {
+    Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+}
+
+/// Spins until getrusage(RUSAGE_SELF) shows `BURN` of user time.
+pub(super) fn burn() -> bool {
+    let mut x = 0u64;
+    let work = || {
+        for i in 0..100_000u64 {
+            x = black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    };
+    spin_until(work, |usage| duration(usage.user_time()) >= BURN)
 }
 
 /// Runs `work` in a CLONE_FD child; the info it reports (CLD_EXITED 42).
@@ -91,11 +100,11 @@ fn info_after(work: impl FnOnce() -> bool) -> Result<ClonefdInfo, crate::ktap::F
     // SAFETY: the test process is single-threaded; the child runs `work`
     // (no threads) and exits.
     let child = check_ok!(unsafe { clonefd::fork_like_fd(CLONE_FD, || child_code(work())) });
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)
+    check_child_exited(&child, CHILD_OK)
 }
 
 /// `nanos` in clock ticks, as the kernel's nsec_to_clock_t() rounds.
-fn ticks(nanos: u64) -> u64 {
+pub(super) fn ticks(nanos: u64) -> u64 {
     // SAFETY: sysconf() takes no pointer.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     nanos / (NANOS_PER_SEC / hz)
@@ -149,7 +158,7 @@ fn waited_children_utime() -> TestResult {
 }
 
 /// Writes every page of `TOUCHED_MIB` of new anonymous memory.
-fn touch_memory() -> bool {
+pub(super) fn touch_memory() -> bool {
     let size = (TOUCHED_MIB << 20) as usize;
     let Ok(mapping) = Mapping::new(size, libc::PROT_READ | libc::PROT_WRITE, 0) else {
         return false;
@@ -186,7 +195,7 @@ fn maxrss_minflt() -> TestResult {
     Ok(Outcome::Pass)
 }
 
-fn sleep_a_few_times() -> bool {
+pub(super) fn sleep_a_few_times() -> bool {
     for _ in 0..SLEEPS {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -205,7 +214,7 @@ fn nvcsw() -> TestResult {
 }
 
 /// A `timeval` of getrusage() in microseconds.
-fn micros(tv: nix::sys::time::TimeVal) -> i64 {
+pub(super) fn micros(tv: nix::sys::time::TimeVal) -> i64 {
     tv.tv_sec() * 1_000_000 + tv.tv_usec()
 }
 

@@ -3,7 +3,10 @@
 //! Every test SKIPs unless `clonefd_available()`. Children are fork-like
 //! and exit with 42 (`CHILD_OK`); the fd must then report CLD_EXITED 42
 //! (`check_exit_reported`: fails with `not readable after 5s` or the
-//! (code, status) seen).
+//! (code, status) seen), and where the test knows the child's pid, the
+//! child must be gone at that moment (`check_child_exited`, with
+//! `check_released`: fails with `kill(pid, None) succeeded` or what /proc
+//! still shows).
 //!
 //! - `clonefd_spawn_returns_fd_{null,size_ver0,clonefd_0}`: `clonefd` 0,
 //!   or not given (args NULL with size 0; size 40 with garbage where
@@ -44,7 +47,9 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::unistd::getpid;
 
 use super::clone4_common::{child_code, expect_einval, CHILD_OK, CLONE_PARENT_SETTID, SIGCHLD};
-use super::clonefd_common::{after_gate, check_exit_reported, spawn_exiting, Gate, Mailbox};
+use super::clonefd_common::{
+    after_gate, check_child_exited, check_exit_reported, spawn_exiting, Gate, Mailbox,
+};
 use crate::clone4::Clone4Args;
 use crate::clonefd::{self, CLOEXEC, CLONE_FD, NONBLOCK};
 use crate::feature::clonefd_available;
@@ -192,7 +197,7 @@ fn clonefd_pointer() -> TestResult {
         child.pid
     );
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -207,7 +212,7 @@ fn fd_only_in_caller() -> TestResult {
         })
     });
     check!(mailbox.post(child.fd.as_raw_fd().into()));
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 
@@ -225,7 +230,7 @@ fn fd_flags(low: u64, cloexec: bool, nonblock: bool) -> TestResult {
     let fl_flags = OFlag::from_bits_retain(check_ok!(fcntl(child.fd.as_fd(), FcntlArg::F_GETFL)));
     check_eq!(fd_flags.contains(FdFlag::FD_CLOEXEC), cloexec);
     check_eq!(fl_flags.contains(OFlag::O_NONBLOCK), nonblock);
-    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&child, CHILD_OK)?;
     Ok(Outcome::Pass)
 }
 

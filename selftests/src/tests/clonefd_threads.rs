@@ -20,7 +20,9 @@
 //! - `clonefd_thread_reports_thread_exit`: clone4(CLONE_THREAD | CLONE_VM
 //!   | CLONE_SIGHAND | CLONE_FD) on a stack of its own: a thread of the
 //!   test process (in /proc/self/task) that waits on a pipe, then SYS_exits
-//!   with 42. The fd is not readable before, then reports CLD_EXITED 42.
+//!   with 42. The fd is not readable before, then reports CLD_EXITED 42,
+//!   and the thread is released at once (kill(tid, 0) gives ESRCH, no
+//!   /proc/TID).
 //! - `clonefd_thread_kill_on_close_einval`: CLONE_THREAD with
 //!   CLONEFD_KILL_ON_CLOSE (no_new_privs set) is EINVAL (fails as the
 //!   clone4_flags EINVAL tests).
@@ -35,7 +37,7 @@ use super::clone4_common::{
     expect_einval, Shared, StackForm, CHILD_OK, CHILD_WRONG, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM,
 };
 use super::clonefd_common::{
-    after_gate, check_exit_reported, check_no_waitable_child, check_not_readable, check_released,
+    after_gate, check_child_exited, check_no_waitable_child, check_not_readable, check_released,
     eventually, exec_exit_with, task_count, task_stat, Gate, SigchldCounter, GATE_CLOSED,
 };
 use crate::clone4::{c4_child_wait_pipe, PipeGate};
@@ -129,7 +131,7 @@ fn nonleader_exits_first() -> TestResult {
     check_threads(child.pid, 1)?;
     check_not_readable(child.fd.as_fd())?;
     check_ok!(second.open());
-    check_exit_reported(child.fd.as_fd(), MT_STATUS)?;
+    check_child_exited(&child, MT_STATUS)?;
     Ok(Outcome::Pass)
 }
 
@@ -155,7 +157,7 @@ fn leader_exits_first() -> TestResult {
     }
     check_not_readable(child.fd.as_fd())?;
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), MT_STATUS)?;
+    check_child_exited(&child, MT_STATUS)?;
     Ok(Outcome::Pass)
 }
 
@@ -176,7 +178,7 @@ fn nonleader_exec() -> TestResult {
     });
     check_threads(child.pid, 2)?;
     check_ok!(gate.open());
-    check_exit_reported(child.fd.as_fd(), MT_STATUS)?;
+    check_child_exited(&child, MT_STATUS)?;
     check_err!(clonefd::getpid(child.fd.as_fd()), nix::errno::Errno::ESRCH);
     counter.check_none_since(0)?;
     check_no_waitable_child()?;
@@ -206,6 +208,6 @@ fn thread_reports_thread_exit() -> TestResult {
     check_ok!(task_stat(getpid(), thread.pid));
     check_not_readable(thread.fd.as_fd())?;
     check_ok!(gate.open());
-    check_exit_reported(thread.fd.as_fd(), CHILD_OK)?;
+    check_child_exited(&thread, CHILD_OK)?;
     Ok(Outcome::Pass)
 }

@@ -3,9 +3,11 @@
 mod blocked_child;
 mod c_harness;
 mod clone3_pidfd;
+mod clone3_unchanged;
 mod clone4_args;
 mod clone4_child;
 mod clone4_common;
+mod clone4_flag_semantics;
 mod clone4_flags;
 mod clone4_without_clonefd;
 mod clonefd_close;
@@ -23,6 +25,7 @@ mod clonefd_read;
 mod clonefd_reap;
 mod clonefd_release;
 mod clonefd_rusage;
+mod clonefd_rusage_wait4;
 mod clonefd_spawn;
 mod clonefd_thread_exec;
 mod clonefd_threads;
@@ -35,7 +38,9 @@ pub fn all() -> Vec<Test> {
     tests.extend(clone4_args::tests());
     tests.extend(clone4_flags::tests());
     tests.extend(clone4_child::tests());
+    tests.extend(clone4_flag_semantics::tests());
     tests.extend(clone4_without_clonefd::tests());
+    tests.extend(clone3_unchanged::tests());
     tests.extend(clonefd_spawn::tests());
     tests.extend(clonefd_reap::tests());
     tests.extend(clonefd_release::tests());
@@ -43,6 +48,7 @@ pub fn all() -> Vec<Test> {
     tests.extend(clonefd_parent::tests());
     tests.extend(clonefd_read::tests());
     tests.extend(clonefd_rusage::tests());
+    tests.extend(clonefd_rusage_wait4::tests());
     tests.extend(clonefd_poll::tests());
     tests.extend(clonefd_ioctl::tests());
     tests.extend(clonefd_fdinfo::tests());
