@@ -7,6 +7,9 @@
 //! - `uapi.rs`: bindgen output over `wrapper.h`, included by `src/uapi.rs`;
 //! - `c-tests/<name>`: one executable per C kselftest (`c/*.c`, and
 //!   `linux/tools/testing/selftests/clone4/*.c` once that directory exists);
+//!   the latter also as i386 programs, `c-tests/<name>_i386` (`gcc -m32
+//!   -static`: clone4()'s flags arrive as two 32-bit halves there), and
+//!   `c/ia32_*.c` only as i386 programs (what those need of the kernel);
 //! - `c_tests.rs`: `C_TESTS`, the names of those executables;
 //! - `libraw_clone.a`: `csupport/raw_clone.c`, linked into the binary (the
 //!   C side of `src/clone4.rs`; not a kselftest).
@@ -53,6 +56,8 @@ struct Paths {
 struct CTest {
     name: String,
     source: PathBuf,
+    /// Built as an i386 program.
+    i386: bool,
 }
 
 fn main() {
@@ -66,7 +71,11 @@ fn main() {
     for test in &tests {
         compile_c_test(&paths, test, &built.join(&test.name));
     }
-    write_c_test_list(&paths, &tests);
+    let cases: Vec<Vec<String>> = tests
+        .iter()
+        .map(|test| list_cases(&built.join(&test.name)))
+        .collect();
+    write_c_test_list(&paths, &tests, &cases);
     install_c_tests(&paths, &built, &tests);
     println!("cargo:rustc-env=C4_C_TESTS_BUILD_DIR={}", built.display());
 }
@@ -205,7 +214,21 @@ fn find_c_tests(paths: &Paths) -> Vec<CTest> {
         watch(&paths.kselftest_dir);
     }
 
-    let mut tests: Vec<CTest> = dirs.iter().flat_map(|d| c_sources_in(d)).collect();
+    let mut tests: Vec<CTest> = c_sources_in(&dirs[0])
+        .into_iter()
+        .map(|t| CTest {
+            i386: t.name.starts_with("ia32_"),
+            ..t
+        })
+        .collect();
+    for kernel_test in dirs.iter().skip(1).flat_map(|d| c_sources_in(d)) {
+        tests.push(CTest {
+            name: format!("{}_i386", kernel_test.name),
+            source: kernel_test.source.clone(),
+            i386: true,
+        });
+        tests.push(kernel_test);
+    }
     tests.sort_by(|a, b| a.name.cmp(&b.name));
     for pair in tests.windows(2) {
         if pair[0].name == pair[1].name {
@@ -228,6 +251,7 @@ fn c_sources_in(dir: &Path) -> Vec<CTest> {
         .map(|source| CTest {
             name: source.file_stem().unwrap().to_string_lossy().into_owned(),
             source,
+            i386: false,
         })
         .collect()
 }
@@ -238,6 +262,10 @@ fn compile_c_test(paths: &Paths, test: &CTest, exe: &Path) {
         .warnings(false)
         .get_compiler();
     let mut cmd = compiler.to_command();
+    if test.i386 {
+        // Static: the guest needs no i386 loader or libc of its own.
+        cmd.args(["-m32", "-static"]);
+    }
     cmd.args(["-O2", "-Wall", "-pthread", "-I"])
         .arg(&paths.kselftest_dir)
         .arg("-isystem")
@@ -260,12 +288,84 @@ fn compile_c_test(paths: &Paths, test: &CTest, exe: &Path) {
     }
 }
 
-fn write_c_test_list(paths: &Paths, tests: &[CTest]) {
+/// The cases of a kselftest_harness executable, as it names their results
+/// (`fixture.test`, `fixture.variant.test`), from its `-l` listing: a
+/// header line naming the FIXTURE, VARIANT and TEST columns, then per
+/// fixture rows that give its name once, its variants and its tests.
+fn list_cases(exe: &Path) -> Vec<String> {
+    let output = process::Command::new(exe)
+        .arg("-l")
+        .output()
+        .unwrap_or_else(|e| fail(format!("running {} -l: {e}", exe.display())));
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    parse_case_listing(&text)
+        .unwrap_or_else(|why| fail(format!("{} -l: {why}:\n{text}", exe.display())))
+}
+
+fn parse_case_listing(text: &str) -> Result<Vec<String>, String> {
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("no output")?;
+    let (Some(variant_col), Some(test_col)) = (header.find("VARIANT"), header.find("TEST")) else {
+        return Err("no FIXTURE/VARIANT/TEST header".into());
+    };
+    let mut fixtures: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for line in lines {
+        if line.starts_with("----") {
+            continue;
+        }
+        let column = |from: usize, to: usize| -> Result<String, String> {
+            if from > 0 && line.len() > from && !line[..from].ends_with(' ') {
+                return Err(format!("a name overflows its column: {line:?}"));
+            }
+            Ok(line
+                .get(from..to.min(line.len()))
+                .unwrap_or("")
+                .trim()
+                .to_string())
+        };
+        let (fixture, variant, test) = (
+            column(0, variant_col)?,
+            column(variant_col, test_col)?,
+            column(test_col, line.len())?,
+        );
+        if !fixture.is_empty() {
+            fixtures.push((fixture, Vec::new(), Vec::new()));
+        }
+        let (_, variants, tests) = fixtures.last_mut().ok_or("a row before any fixture")?;
+        if !variant.is_empty() {
+            variants.push(variant);
+        }
+        if !test.is_empty() {
+            tests.push(test);
+        }
+    }
+    let mut cases = Vec::new();
+    for (fixture, variants, tests) in &fixtures {
+        if variants.is_empty() {
+            cases.extend(tests.iter().map(|t| format!("{fixture}.{t}")));
+        } else {
+            for v in variants {
+                cases.extend(tests.iter().map(|t| format!("{fixture}.{v}.{t}")));
+            }
+        }
+    }
+    Ok(cases)
+}
+
+fn write_c_test_list(paths: &Paths, tests: &[CTest], cases: &[Vec<String>]) {
     let names: Vec<String> = tests.iter().map(|t| format!("{:?}", t.name)).collect();
+    let listed: Vec<String> = tests
+        .iter()
+        .zip(cases)
+        .map(|(t, c)| format!("({:?}, &{:?})", t.name, c))
+        .collect();
     let code = format!(
         "/// C kselftest executables built by build.rs.\n\
-         pub const C_TESTS: &[&str] = &[{}];\n",
-        names.join(", ")
+         pub const C_TESTS: &[&str] = &[{}];\n\
+         /// Their cases, from their `-l` listings.\n\
+         pub const C_TEST_CASES: &[(&str, &[&str])] = &[{}];\n",
+        names.join(", "),
+        listed.join(", ")
     );
     let out = paths.out.join("c_tests.rs");
     fs::write(&out, code).unwrap_or_else(|e| fail(format!("{}: {e}", out.display())));

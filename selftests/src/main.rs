@@ -134,7 +134,12 @@ fn main() {
         })
         .collect();
     let code = if options.list {
-        tests.iter().for_each(|test| println!("{}", test.name()));
+        for test in &tests {
+            println!("{}", test.name());
+            for case in test.cases() {
+                println!("{}/{case}", test.name());
+            }
+        }
         ktap::KSFT_PASS
     } else {
         ktap::run(&tests, options.strict)

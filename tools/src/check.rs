@@ -382,11 +382,13 @@ fn count_selftests(s: &Suite, t: &mut Tally, label: &str, may_skip: &[&str], exp
         t.fail(label, "no test ran (empty plan)");
     }
     for name in expected {
-        if !s.results.iter().any(|(n, _)| n == name) {
+        if !s.results.iter().chain(&s.nested).any(|(n, _)| n == name) {
             t.fail(&format!("{label}: {name}"), "did not run in the guest");
         }
     }
-    for (name, o) in &s.results {
+    // A C kselftest's cases too: one that skips or fails is not hidden by
+    // its program's exit status.
+    for (name, o) in s.results.iter().chain(&s.nested) {
         let label = format!("{label}: {name}");
         match o {
             Outcome::Pass => t.pass(&label),
@@ -567,6 +569,24 @@ mod tests {
             "# c4-suite: selftests\n1..2\nok 1 a\nok 2 b # SKIP CLONE_FD is not usable\n\
              # c4-exit: 4\n"
         ));
+    }
+
+    /// A C kselftest whose program passes but one of whose cases skipped
+    /// or is missing fails.
+    #[test]
+    fn nested_skip_or_missing_case_fails_the_run() {
+        let run = |case_line: &str, expected: &[&str]| {
+            selftests_pass_expecting(
+                &format!(
+                    "# c4-suite: selftests\n1..1\n    ok 1 f.a\n    {case_line}\n\
+                     ok 1 c/x\n# c4-exit: 0\n"
+                ),
+                expected,
+            )
+        };
+        assert!(run("ok 2 f.b", &["c/x", "c/x/f.a", "c/x/f.b"]));
+        assert!(!run("ok 2 f.b # SKIP no b", &["c/x", "c/x/f.a", "c/x/f.b"]));
+        assert!(!run("ok 2 f.b", &["c/x", "c/x/f.a", "c/x/f.b", "c/x/f.c"]));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Test {
     name: String,
     timeout: Duration,
     body: Box<dyn Fn() -> TestResult>,
+    /// The names of the nested KTAP results it prints (a C kselftest's
+    /// cases), which `--list` shows as `NAME/CASE`.
+    cases: Vec<String>,
 }
 
 impl Test {
@@ -47,7 +50,18 @@ impl Test {
             name: name.into(),
             timeout: DEFAULT_TIMEOUT,
             body: Box::new(body),
+            cases: Vec::new(),
         }
+    }
+
+    /// The nested results it must print.
+    pub fn with_cases(mut self, cases: Vec<String>) -> Self {
+        self.cases = cases;
+        self
+    }
+
+    pub fn cases(&self) -> &[String] {
+        &self.cases
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {

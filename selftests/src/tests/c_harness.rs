@@ -33,9 +33,22 @@ pub fn tests() -> Vec<Test> {
         .into_iter()
         .map(|name| {
             let dir = dir.clone();
-            Test::new(format!("c/{name}"), move || run_c_test(&dir, &name)).with_timeout(TIMEOUT)
+            let cases = cases_of(&name);
+            Test::new(format!("c/{name}"), move || run_c_test(&dir, &name))
+                .with_timeout(TIMEOUT)
+                .with_cases(cases)
         })
         .collect()
+}
+
+/// The cases that build.rs listed (`-l`) for the executable `name`, as the
+/// harness names its results (`fixture[.variant].test`).
+fn cases_of(name: &str) -> Vec<String> {
+    C_TEST_CASES
+        .iter()
+        .find(|(exe, _)| *exe == name)
+        .map(|(_, cases)| cases.iter().map(|c| c.to_string()).collect())
+        .unwrap_or_default()
 }
 
 fn c_tests_dir() -> Result<PathBuf, String> {

@@ -22,21 +22,36 @@
 //!   /proc/self/fd as it was (no fd installed), writes nothing there (the
 //!   read-only page still holds 0), and no child ran or exists. Fails as
 //!   the EMFILE tests.
-//! - `clonefd_fail_nth`: fault injection (/proc/thread-self/fail-nth) at
-//!   the 1st, 2nd, ... fault point of clone4(CLONE_FD), until a call passes
-//!   all of them. Every call that fails (its errno is printed as a
-//!   diagnostic) fails with ENOMEM, leaves the fds of /proc/self/fd as they were and creates
-//!   no child; every call that succeeds gives a working fd (its child's
-//!   exit is reported). So that GFP_KERNEL allocations can fail, the test
-//!   sets `failslab/ignore-gfp-wait` to N in debugfs (mounted in a mount
-//!   namespace of its own if needed) and quiets the fault attributes'
-//!   `verbose`, restoring both at the end. SKIPs without fail-nth
-//!   (CONFIG_FAULT_INJECTION); fails if no call passes within 5000 points.
+//! - `clonefd_getpidfd_{emfile,enfile}`: CLONEFD_IOC_GETPIDFD on a live
+//!   child's fd, with every fd below RLIMIT_NOFILE in use, fails with
+//!   EMFILE; with file-max at 0 (and CAP_SYS_ADMIN dropped), with ENFILE;
+//!   neither leaves an fd. The child is then let go and reported.
+//! - `clonefd_getpidfd_fail_nth`: fault injection at the 1st, 2nd, ...
+//!   fault point of ioctl(CLONEFD_IOC_GETPIDFD) until a call passes them
+//!   all: every failure is ENOMEM and leaves no fd, at least one fault is
+//!   injected, and a call that passes gives a pidfd for the child.
+//! - `clonefd_fail_nth_{stored,returned}`: fault injection
+//!   (/proc/thread-self/fail-nth) at the 1st, 2nd, ... fault point of
+//!   clone4(CLONE_FD), fd stored or returned, until a call passes all of
+//!   them. Every call that fails (the errnos are printed as a diagnostic)
+//!   fails with ENOMEM, leaves the fds of /proc/self/fd as they were and
+//!   creates no child; every call that succeeds gives a working fd (its
+//!   child's exit is reported). At least one fault must have been
+//!   injected, and the kernel's count of open files
+//!   (/proc/sys/fs/file-nr, an approximate per-CPU sum: within
+//!   FILE_NR_SLOP) must be back where it was after the sweep. So that
+//!   GFP_KERNEL allocations can fail, the test sets
+//!   `failslab/ignore-gfp-wait` to N in debugfs (mounted in a mount
+//!   namespace of its own if needed) and quiets `failslab/verbose`,
+//!   restoring both at the end (and quiets the verbose knob of the other
+//!   fault attributes the kernel has); failing to set them is a failure.
+//!   SKIPs without fail-nth (CONFIG_FAULT_INJECTION); fails if no call
+//!   passes within 5000 points.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::mem::size_of;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::ptr;
@@ -50,7 +65,9 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::unistd::{dup, getpid};
 
 use super::clone4_common::CHILD_OK;
-use super::clonefd_common::{check_exit_reported, children_of, open_fds, poll_in, GRACE};
+use super::clonefd_common::{
+    check_exit_reported, check_fdinfo_has, children_of, open_fds, poll_in, spawn_gated, Gate, GRACE,
+};
 use crate::clone4::{self, Clone4Args};
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
@@ -63,13 +80,17 @@ const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
 const DEBUGFS: &str = "/sys/kernel/debug";
 /// Fault points tried at most.
 const MAX_FAULT_POINTS: u32 = 5000;
-/// debugfs knobs set for the fail-nth test: (path under DEBUGFS, value).
-const KNOBS: &[(&str, &str)] = &[
-    ("failslab/ignore-gfp-wait", "N"),
-    ("failslab/verbose", "0"),
+/// debugfs knobs the fail-nth test needs: (path under DEBUGFS, value).
+const KNOBS: &[(&str, &str)] = &[("failslab/ignore-gfp-wait", "N"), ("failslab/verbose", "0")];
+/// Knobs set when the kernel has them (CONFIG_FAIL_PAGE_ALLOC,
+/// CONFIG_FAULT_INJECTION_USERCOPY), so that their reports stay quiet.
+const OPTIONAL_KNOBS: &[(&str, &str)] = &[
     ("fail_page_alloc/verbose", "0"),
     ("fail_usercopy/verbose", "0"),
 ];
+/// How far /proc/sys/fs/file-nr may move with nothing leaked: it reads the
+/// per-CPU counter of files without folding the CPUs' pending deltas.
+const FILE_NR_SLOP: i64 = 64;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -85,7 +106,14 @@ pub fn tests() -> Vec<Test> {
         Test::new("clonefd_efault_clonefd_kernel_address", || {
             efault(Unwritable::Kernel)
         }),
-        Test::new("clonefd_fail_nth", fail_nth).with_timeout(Duration::from_secs(300)),
+        Test::new("clonefd_getpidfd_emfile", getpidfd_emfile),
+        Test::new("clonefd_getpidfd_enfile", getpidfd_enfile),
+        Test::new("clonefd_getpidfd_fail_nth", getpidfd_fail_nth)
+            .with_timeout(Duration::from_secs(300)),
+        Test::new("clonefd_fail_nth_stored", || fail_nth(false))
+            .with_timeout(Duration::from_secs(300)),
+        Test::new("clonefd_fail_nth_returned", || fail_nth(true))
+            .with_timeout(Duration::from_secs(300)),
     ]
 }
 
@@ -263,19 +291,104 @@ fn describe(pid: nix::unistd::Pid) -> String {
     format!("{pid} ({})", fields.join(", ").replace('\t', " "))
 }
 
-fn emfile(returned: bool) -> TestResult {
-    require!(clonefd_available());
-    let marker = check_ok!(Marker::new());
+/// Uses every fd below the RLIMIT_NOFILE of the EMFILE tests (lowered to
+/// NOFILE); dropping the result frees them.
+fn fill_fd_table(like: BorrowedFd<'_>) -> Result<Vec<OwnedFd>, Failure> {
     let (_, hard) = check_ok!(getrlimit(Resource::RLIMIT_NOFILE));
     check_ok!(setrlimit(Resource::RLIMIT_NOFILE, NOFILE.min(hard), hard));
     let mut fillers = Vec::new();
     loop {
-        match dup(marker.reader.as_fd()) {
+        match dup(like) {
             Ok(fd) => fillers.push(fd),
-            Err(Errno::EMFILE) => break,
+            Err(Errno::EMFILE) => return Ok(fillers),
             Err(err) => fail!("filling the fd table: {err}"),
         }
     }
+}
+
+fn getpidfd_emfile() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let fillers = fill_fd_table(child.fd.as_fd())?;
+    let result = clonefd::getpidfd(child.fd.as_fd());
+    drop(fillers);
+    check_err!(result, Errno::EMFILE);
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+fn getpidfd_enfile() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    check_ok!(sys::drop_effective_cap(CAP_SYS_ADMIN));
+    let fds_before = check_ok!(open_fds());
+    let lowered = check_ok!(FileMaxLowered::to(0));
+    let result = clonefd::getpidfd(child.fd.as_fd());
+    drop(lowered);
+    check_err!(result, Errno::ENFILE);
+    check_eq!(check_ok!(open_fds()), fds_before);
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    Ok(Outcome::Pass)
+}
+
+fn getpidfd_fail_nth() -> TestResult {
+    require!(clonefd_available());
+    if !Path::new(FAIL_NTH).exists() {
+        skip!("{FAIL_NTH} does not exist (kernel without CONFIG_FAULT_INJECTION)");
+    }
+    let _knobs = match Knobs::set() {
+        Ok(knobs) => knobs,
+        Err(why) => fail!("fail-nth cannot make GFP_KERNEL allocations fail: {why}"),
+    };
+    let gate = check_ok!(Gate::new());
+    let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
+    let mut fail_nth = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
+    let mut errors = Vec::new();
+    for n in 1..=MAX_FAULT_POINTS {
+        let fds_before = check_ok!(open_fds());
+        check_ok!(arm(&mut fail_nth, n));
+        let result = clonefd::getpidfd(child.fd.as_fd());
+        let injected = injected_then_disarm(&mut fail_nth);
+        match result {
+            Err(errno) => {
+                errors.push(format!("{n}:{errno}"));
+                check!(
+                    errno == Errno::ENOMEM,
+                    "fault point {n}: {errno}, not ENOMEM"
+                );
+                check_eq!(check_ok!(open_fds()), fds_before);
+            }
+            Ok(pidfd) if !injected => {
+                ktap::diag(&format!(
+                    "fail-nth: GETPIDFD passed {} fault points; {} failed: {}",
+                    n - 1,
+                    errors.len(),
+                    errors.join(" ")
+                ));
+                check!(
+                    !errors.is_empty(),
+                    "no fault was injected in {} points",
+                    n - 1
+                );
+                check_fdinfo_has(pidfd.as_fd(), &format!("Pid:\t{}", child.pid))?;
+                check_ok!(gate.open());
+                check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+                return Ok(Outcome::Pass);
+            }
+            Ok(_) => {}
+        }
+    }
+    fail!("GETPIDFD still hit fault point {MAX_FAULT_POINTS}")
+}
+
+fn emfile(returned: bool) -> TestResult {
+    require!(clonefd_available());
+    let marker = check_ok!(Marker::new());
+    let fillers = fill_fd_table(marker.reader.as_fd())?;
     let result = marker.spawn(returned);
     drop(fillers);
     check_err!(result, Errno::EMFILE);
@@ -290,24 +403,26 @@ struct Knobs {
 }
 
 impl Knobs {
-    /// Sets each of KNOBS that can be set; says which could not.
-    fn set() -> (Knobs, Vec<String>) {
+    /// Sets KNOBS, and those of OPTIONAL_KNOBS whose attribute exists.
+    fn set() -> Result<Knobs, String> {
         let mut knobs = Knobs { saved: Vec::new() };
-        let mut missing = Vec::new();
-        if let Err(err) = mount_debugfs() {
-            missing.push(format!("debugfs: {err}"));
-        }
-        for &(name, value) in KNOBS {
+        mount_debugfs().map_err(|err| format!("mounting debugfs: {err}"))?;
+        let present = OPTIONAL_KNOBS.iter().filter(|(name, _)| {
+            let attr = name.split('/').next().unwrap_or(name);
+            Path::new(DEBUGFS).join(attr).is_dir()
+        });
+        for &(name, value) in KNOBS.iter().chain(present) {
             let path = format!("{DEBUGFS}/{name}");
-            match fs::read_to_string(&path).and_then(|old| {
+            let old = fs::read_to_string(&path).and_then(|old| {
                 fs::write(&path, value)?;
                 Ok(old)
-            }) {
+            });
+            match old {
                 Ok(old) => knobs.saved.push((path, old.trim().to_owned())),
-                Err(err) => missing.push(format!("{path}: {err}")),
+                Err(err) => return Err(format!("setting {path} to {value}: {err}")),
             }
         }
-        (knobs, missing)
+        Ok(knobs)
     }
 }
 
@@ -357,25 +472,33 @@ fn injected_then_disarm(fail_nth: &mut File) -> bool {
     injected
 }
 
-fn fail_nth() -> TestResult {
+/// The kernel's count of allocated files, the first field of
+/// /proc/sys/fs/file-nr.
+fn files_allocated() -> io::Result<i64> {
+    let text = fs::read_to_string("/proc/sys/fs/file-nr")?;
+    text.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("/proc/sys/fs/file-nr: {text:?}")))
+}
+
+fn fail_nth(returned: bool) -> TestResult {
     require!(clonefd_available());
     if !Path::new(FAIL_NTH).exists() {
         skip!("{FAIL_NTH} does not exist (kernel without CONFIG_FAULT_INJECTION)");
     }
-    let (_knobs, missing) = Knobs::set();
-    if !missing.is_empty() {
-        ktap::diag(&format!(
-            "fail-nth: not set, so some allocations cannot fail: {}",
-            missing.join("; ")
-        ));
-    }
+    let _knobs = match Knobs::set() {
+        Ok(knobs) => knobs,
+        Err(why) => fail!("fail-nth cannot make GFP_KERNEL allocations fail: {why}"),
+    };
     let marker = check_ok!(Marker::new());
     let mut fail_nth = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
+    let files_before = check_ok!(files_allocated());
     let mut errors = Vec::new();
     for n in 1..=MAX_FAULT_POINTS {
         let fds_before = check_ok!(open_fds());
         check_ok!(arm(&mut fail_nth, n));
-        let result = marker.spawn(true);
+        let result = marker.spawn(returned);
         let injected = injected_then_disarm(&mut fail_nth);
         match result {
             Err(errno) => {
@@ -392,21 +515,35 @@ fn fail_nth() -> TestResult {
                 check_exit_reported(fd.as_fd(), CHILD_OK)?;
                 marker.check_marked()?;
                 if !injected {
-                    ktap::diag(&format!(
-                        "fail-nth: clone4(CLONE_FD) passed {} fault points; failed at {}",
-                        n - 1,
-                        if errors.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            errors.join(" ")
-                        }
-                    ));
-                    marker.check_unmarked(GRACE)?;
-                    check_no_child()?;
-                    return Ok(Outcome::Pass);
+                    drop(fd);
+                    return sweep_done(&marker, n, &errors, files_before);
                 }
             }
         }
     }
     fail!("clone4(CLONE_FD) still hit fault point {MAX_FAULT_POINTS}")
+}
+
+/// The call at fault point `n` passed them all: check what the sweep left.
+fn sweep_done(marker: &Marker, n: u32, errors: &[String], files_before: i64) -> TestResult {
+    ktap::diag(&format!(
+        "fail-nth: clone4(CLONE_FD) passed {} fault points; {} failed: {}",
+        n - 1,
+        errors.len(),
+        errors.join(" ")
+    ));
+    check!(
+        !errors.is_empty(),
+        "no fault was injected: {} fault points passed and none failed",
+        n - 1
+    );
+    marker.check_unmarked(GRACE)?;
+    check_no_child()?;
+    let files_after = check_ok!(files_allocated());
+    check!(
+        files_after - files_before <= FILE_NR_SLOP,
+        "open files went from {files_before} to {files_after} over {} failed calls",
+        errors.len()
+    );
+    Ok(Outcome::Pass)
 }
