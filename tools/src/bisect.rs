@@ -1,6 +1,7 @@
 //! Every patch of the series must build on its own.
 //!
-//! The build walks the branch one commit at a time in `linux/` itself,
+//! The build walks the branch one commit at a time in `linux/` itself
+//! (back on the branch however the walk ends: [`BranchGuard`]),
 //! building into the same out-of-tree directory as the main build, so each
 //! step recompiles only what that patch touched and the walk ends at the
 //! branch tip, where the main build then has nothing left to do.  Commits
@@ -72,7 +73,11 @@ fn walk(p: &Project, t: &mut Tally, v: &Variant) -> Result<()> {
         .map(str::to_string)
         .collect();
     let out = v.out(p);
-    let mut moved = false;
+    let mut guard = BranchGuard {
+        p,
+        branch: br,
+        moved: false,
+    };
     for (i, c) in commits.lines().enumerate() {
         if !applies(p, c, v)? {
             continue;
@@ -93,8 +98,8 @@ fn walk(p: &Project, t: &mut Tally, v: &Variant) -> Result<()> {
             v.name,
             subject.trim()
         ));
+        guard.moved = true;
         run(p.git_linux().args(["checkout", "-q", "--detach", c]))?;
-        moved = true;
         // vmlinux proves that the commit builds; the branch tip's bzImage
         // and headers are built after the walk.
         let r = kernel::build_target(p, &out, v, kernel::Target::Vmlinux);
@@ -103,10 +108,35 @@ fn walk(p: &Project, t: &mut Tally, v: &Variant) -> Result<()> {
         }
         t.record(&name, r);
     }
-    if moved {
-        run(p.git_linux().args(["checkout", "-q", br])).context("back to the branch tip")?;
-    }
+    guard.restore().context("back to the branch tip")?;
     let text: String = done.into_iter().map(|l| l + "\n").collect();
     std::fs::write(verified_file(p), text)?;
     Ok(())
+}
+
+/// Puts `linux/` back on the branch when the walk ends, also when it ends
+/// early with an error or a panic: a detached `linux/` would make the
+/// next `c4 apply` or `make check` work on the wrong commit.
+struct BranchGuard<'a> {
+    p: &'a Project,
+    branch: &'a str,
+    /// A commit was checked out.
+    moved: bool,
+}
+
+impl BranchGuard<'_> {
+    fn restore(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.moved) {
+            run(self.p.git_linux().args(["checkout", "-q", self.branch]))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BranchGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.restore() {
+            eprintln!("linux/ is left detached: {e:#}");
+        }
+    }
 }
