@@ -21,6 +21,7 @@ mod clonefd_orphan;
 mod clonefd_parent;
 mod clonefd_poll;
 mod clonefd_ptrace;
+mod clonefd_ptrace_notify;
 mod clonefd_read;
 mod clonefd_reap;
 mod clonefd_release;
@@ -55,6 +56,7 @@ pub fn all() -> Vec<Test> {
     tests.extend(clonefd_file::tests());
     tests.extend(clonefd_close::tests());
     tests.extend(clonefd_ptrace::tests());
+    tests.extend(clonefd_ptrace_notify::tests());
     tests.extend(clonefd_threads::tests());
     tests.extend(clonefd_thread_exec::tests());
     tests.extend(clonefd_orphan::tests());
