@@ -39,9 +39,9 @@
 //!   seizes H with PTRACE_O_TRACEFORK | TRACEVFORK | TRACECLONE; a child
 //!   that H makes with CLONE_UNTRACED is not traced (TracerPid 0, the
 //!   test's waitpid() gives ECHILD) and H does not stop; the control, a
-//!   child made without it, stops H at PTRACE_EVENT_FORK (SIGCHLD) or
-//!   PTRACE_EVENT_CLONE (CLONE_FD: no exit signal) and is traced by the
-//!   test.
+//!   child made without it, stops H at PTRACE_EVENT_FORK (in both modes:
+//!   a CLONE_FD child is a process, though it has no exit signal) and is
+//!   traced by the test.
 //! - `{clone4,clonefd}_flag_io`: CLONE_IO shares the I/O context,
 //!   which holds the I/O priority: with the test's priority set to
 //!   best-effort 4 (which gives it an I/O context), ioprio_set() on a
@@ -458,13 +458,14 @@ fn untraced(mode: Mode) -> TestResult {
     // The control: without CLONE_UNTRACED, H stops at the event and its
     // child is traced.
     check_ok!(gos[1].open());
-    let event = match mode {
-        Mode::Sigchld => libc::PTRACE_EVENT_FORK,
-        Mode::CloneFd => libc::PTRACE_EVENT_CLONE,
-    };
+    // A CLONE_FD child is a process: a fork, though it has no exit signal.
     check_eq!(
         check_ok!(waitpid(h, Some(WaitPidFlag::__WALL))),
-        WaitStatus::PtraceEvent(h, nix::sys::signal::Signal::SIGTRAP, event)
+        WaitStatus::PtraceEvent(
+            h,
+            nix::sys::signal::Signal::SIGTRAP,
+            libc::PTRACE_EVENT_FORK
+        )
     );
     check_ok!(ptrace::cont(h, None));
     let traced = fetch_child(&mailbox, h)?;
