@@ -7,10 +7,7 @@
  * (CONFIG_COMPAT_32BIT_TIME).  Without the latter, the other i386 tests
  * fail with ENOSYS from their timeouts; this test names the cause.
  *
- * Built for i386 only (build.rs: files named ia32_*).  Seen failing when
- * broken on purpose: with the time syscall numbers replaced by an unused
- * one, each test reports "ENOSYS: the guest kernel lacks
- * CONFIG_COMPAT_32BIT_TIME".
+ * Built for i386 only (build.rs: files named ia32_*).
  */
 #define _GNU_SOURCE
 #include <errno.h>
