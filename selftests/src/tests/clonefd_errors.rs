@@ -33,8 +33,8 @@
 //! - `clonefd_fail_nth_{stored,returned}`: fault injection
 //!   (/proc/thread-self/fail-nth) at the 1st, 2nd, ... fault point of
 //!   clone4(CLONE_FD), fd stored or returned, until a call passes all of
-//!   them. Every call that fails (the errnos are printed as a diagnostic)
-//!   fails with ENOMEM, leaves the fds of /proc/self/fd as they were and
+//!   them. Every call that fails (the fault points are printed as a
+//!   diagnostic) fails with ENOMEM, leaves the fds of /proc/self/fd as they were and
 //!   creates no child; every call that succeeds gives a working fd (its
 //!   child's exit is reported). At least one fault must have been
 //!   injected, and the kernel's count of open files
@@ -337,52 +337,21 @@ fn getpidfd_enfile() -> TestResult {
 
 fn getpidfd_fail_nth() -> TestResult {
     require!(clonefd_available());
-    if !Path::new(FAIL_NTH).exists() {
+    let Some(mut fail_nth) = FailNth::open()? else {
         skip!("{FAIL_NTH} does not exist (kernel without CONFIG_FAULT_INJECTION)");
-    }
-    let _knobs = match Knobs::set() {
-        Ok(knobs) => knobs,
-        Err(why) => fail!("fail-nth cannot make GFP_KERNEL allocations fail: {why}"),
     };
     let gate = check_ok!(Gate::new());
     let child = check_ok!(spawn_gated(0, &gate, CHILD_OK));
-    let mut fail_nth = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
-    let mut errors = Vec::new();
-    for n in 1..=MAX_FAULT_POINTS {
-        let fds_before = check_ok!(open_fds());
-        check_ok!(arm(&mut fail_nth, n));
-        let result = clonefd::getpidfd(child.fd.as_fd());
-        let injected = injected_then_disarm(&mut fail_nth);
-        match result {
-            Err(errno) => {
-                errors.push(format!("{n}:{errno}"));
-                check!(
-                    errno == Errno::ENOMEM,
-                    "fault point {n}: {errno}, not ENOMEM"
-                );
-                check_eq!(check_ok!(open_fds()), fds_before);
-            }
-            Ok(pidfd) if !injected => {
-                ktap::diag(&format!(
-                    "fail-nth: GETPIDFD passed {} fault points; {} failed: {}",
-                    n - 1,
-                    errors.len(),
-                    errors.join(" ")
-                ));
-                check!(
-                    !errors.is_empty(),
-                    "no fault was injected in {} points",
-                    n - 1
-                );
-                check_fdinfo_has(pidfd.as_fd(), &format!("Pid:\t{}", child.pid))?;
-                check_ok!(gate.open());
-                check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
-                return Ok(Outcome::Pass);
-            }
-            Ok(_) => {}
-        }
-    }
-    fail!("GETPIDFD still hit fault point {MAX_FAULT_POINTS}")
+    let sweep = fail_nth.sweep(
+        || clonefd::getpidfd(child.fd.as_fd()),
+        || Ok(()),
+        |_| Ok(()),
+    )?;
+    sweep.report("ioctl(CLONEFD_IOC_GETPIDFD)");
+    check_fdinfo_has(sweep.passed.as_fd(), &format!("Pid:\t{}", child.pid))?;
+    check_ok!(gate.open());
+    check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
+    Ok(Outcome::Pass)
 }
 
 fn emfile(returned: bool) -> TestResult {
@@ -452,24 +421,118 @@ fn mount_debugfs() -> nix::Result<()> {
     )
 }
 
-/// Arms fail-nth for the `n`th fault point from now.
-fn arm(fail_nth: &mut File, n: u32) -> io::Result<()> {
-    fail_nth.write_all(n.to_string().as_bytes())
+/// This thread's fail-nth, with the knobs that let GFP_KERNEL allocations
+/// fail set (restored when dropped).
+struct FailNth {
+    file: File,
+    _knobs: Knobs,
 }
 
-/// Whether the armed fault was injected (fail-nth counted down to 0), then
-/// disarms it. A read that itself hits the last fault point fails: not
-/// injected before.
-fn injected_then_disarm(fail_nth: &mut File) -> bool {
-    let mut buf = [0u8; 16];
-    let injected = match fail_nth.read_at(&mut buf, 0) {
-        Ok(n) => String::from_utf8_lossy(&buf[..n]).trim() == "0",
-        Err(_) => false,
-    };
-    // Its own copy from user space may consume the last count: either way
-    // fail-nth is 0 afterwards.
-    let _ = fail_nth.write_all(b"0");
-    injected
+impl FailNth {
+    /// None if the kernel has no fail-nth; a failure if it cannot be set up.
+    fn open() -> Result<Option<Self>, Failure> {
+        if !Path::new(FAIL_NTH).exists() {
+            return Ok(None);
+        }
+        let knobs = match Knobs::set() {
+            Ok(knobs) => knobs,
+            Err(why) => fail!("fail-nth cannot make GFP_KERNEL allocations fail: {why}"),
+        };
+        let file = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
+        Ok(Some(FailNth {
+            file,
+            _knobs: knobs,
+        }))
+    }
+
+    /// Arms it for the `n`th fault point from now.
+    fn arm(&mut self, n: u32) -> io::Result<()> {
+        self.file.write_all(n.to_string().as_bytes())
+    }
+
+    /// Whether the armed fault was injected (fail-nth counted down to 0),
+    /// then disarms it. A read that itself hits the last fault point
+    /// fails: not injected before.
+    fn injected_then_disarm(&mut self) -> bool {
+        let mut buf = [0u8; 16];
+        let injected = match self.file.read_at(&mut buf, 0) {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).trim() == "0",
+            Err(_) => false,
+        };
+        // Its own copy from user space may consume the last count: either
+        // way fail-nth is 0 afterwards.
+        let _ = self.file.write_all(b"0");
+        injected
+    }
+
+    /// Makes `call` with its 1st, 2nd, ... fault point armed, until a call
+    /// passes them all. Every call that fails must fail with ENOMEM, leave
+    /// /proc/self/fd as it was, and pass `after_error`; every one that
+    /// succeeds is given to `after_success`. Fails unless a fault was
+    /// injected at least once.
+    fn sweep<T>(
+        &mut self,
+        mut call: impl FnMut() -> nix::Result<T>,
+        mut after_error: impl FnMut() -> Result<(), Failure>,
+        mut after_success: impl FnMut(&T) -> Result<(), Failure>,
+    ) -> Result<Sweep<T>, Failure> {
+        let mut failed = Vec::new();
+        for n in 1..=MAX_FAULT_POINTS {
+            let fds_before = check_ok!(open_fds());
+            check_ok!(self.arm(n));
+            let result = call();
+            let injected = self.injected_then_disarm();
+            match result {
+                Err(errno) => {
+                    failed.push(n);
+                    check!(
+                        errno == Errno::ENOMEM,
+                        "fault point {n}: {errno}, not ENOMEM"
+                    );
+                    check_eq!(check_ok!(open_fds()), fds_before);
+                    after_error()?;
+                }
+                Ok(value) => {
+                    after_success(&value)?;
+                    if !injected {
+                        check!(
+                            !failed.is_empty(),
+                            "no fault was injected: {} fault points passed and none failed",
+                            n - 1
+                        );
+                        return Ok(Sweep {
+                            passed: value,
+                            points: n - 1,
+                            failed,
+                        });
+                    }
+                }
+            }
+        }
+        fail!("the call still hit fault point {MAX_FAULT_POINTS}")
+    }
+}
+
+/// How a fail-nth sweep ended.
+struct Sweep<T> {
+    /// What the call that passed every fault point returned.
+    passed: T,
+    /// The fault points it passed.
+    points: u32,
+    /// The fault points at which the call failed (with ENOMEM).
+    failed: Vec<u32>,
+}
+
+impl<T> Sweep<T> {
+    fn report(&self, what: &str) {
+        let failed: Vec<String> = self.failed.iter().map(u32::to_string).collect();
+        ktap::diag(&format!(
+            "fail-nth: {what} passed {} fault points; failed (ENOMEM) at {} of them: {}",
+            self.points,
+            self.failed.len(),
+            failed.join(" ")
+        ));
+    }
 }
 
 /// The kernel's count of allocated files, the first field of
@@ -484,66 +547,30 @@ fn files_allocated() -> io::Result<i64> {
 
 fn fail_nth(returned: bool) -> TestResult {
     require!(clonefd_available());
-    if !Path::new(FAIL_NTH).exists() {
+    let Some(mut fail_nth) = FailNth::open()? else {
         skip!("{FAIL_NTH} does not exist (kernel without CONFIG_FAULT_INJECTION)");
-    }
-    let _knobs = match Knobs::set() {
-        Ok(knobs) => knobs,
-        Err(why) => fail!("fail-nth cannot make GFP_KERNEL allocations fail: {why}"),
     };
     let marker = check_ok!(Marker::new());
-    let mut fail_nth = check_ok!(OpenOptions::new().read(true).write(true).open(FAIL_NTH));
     let files_before = check_ok!(files_allocated());
-    let mut errors = Vec::new();
-    for n in 1..=MAX_FAULT_POINTS {
-        let fds_before = check_ok!(open_fds());
-        check_ok!(arm(&mut fail_nth, n));
-        let result = marker.spawn(returned);
-        let injected = injected_then_disarm(&mut fail_nth);
-        match result {
-            Err(errno) => {
-                errors.push(format!("{n}:{errno}"));
-                check!(
-                    errno == Errno::ENOMEM,
-                    "fault point {n}: {errno}, not ENOMEM"
-                );
-                check_eq!(check_ok!(open_fds()), fds_before);
-                marker.check_unmarked(Duration::ZERO)?;
-                check_no_child()?;
-            }
-            Ok(fd) => {
-                check_exit_reported(fd.as_fd(), CHILD_OK)?;
-                marker.check_marked()?;
-                if !injected {
-                    drop(fd);
-                    return sweep_done(&marker, n, &errors, files_before);
-                }
-            }
-        }
-    }
-    fail!("clone4(CLONE_FD) still hit fault point {MAX_FAULT_POINTS}")
-}
-
-/// The call at fault point `n` passed them all: check what the sweep left.
-fn sweep_done(marker: &Marker, n: u32, errors: &[String], files_before: i64) -> TestResult {
-    ktap::diag(&format!(
-        "fail-nth: clone4(CLONE_FD) passed {} fault points; {} failed: {}",
-        n - 1,
-        errors.len(),
-        errors.join(" ")
-    ));
-    check!(
-        !errors.is_empty(),
-        "no fault was injected: {} fault points passed and none failed",
-        n - 1
-    );
+    let sweep = fail_nth.sweep(
+        || marker.spawn(returned),
+        || {
+            marker.check_unmarked(Duration::ZERO)?;
+            check_no_child()
+        },
+        |fd| {
+            check_exit_reported(fd.as_fd(), CHILD_OK)?;
+            marker.check_marked()
+        },
+    )?;
+    sweep.report("clone4(CLONE_FD)");
+    drop(sweep);
     marker.check_unmarked(GRACE)?;
     check_no_child()?;
     let files_after = check_ok!(files_allocated());
     check!(
         files_after - files_before <= FILE_NR_SLOP,
-        "open files went from {files_before} to {files_after} over {} failed calls",
-        errors.len()
+        "open files went from {files_before} to {files_after} over the sweep"
     );
     Ok(Outcome::Pass)
 }
