@@ -358,10 +358,15 @@ fn check_suite_shape(s: &Suite, t: &mut Tally, label: &str) {
     }
 }
 
-/// The selftests that may skip on the kernel they run on: on the patched
-/// kernel every other test must run, so a feature probe that gives up on
-/// a broken kernel fails the check instead of hiding it.
-const MAY_SKIP_MAIN: &[&str] = &["clone4_without_clonefd_einval"];
+/// The selftests that may skip on the kernel they run on, with the reason
+/// their skip must give: on the patched kernel every other test must run,
+/// so a feature probe that gives up on a broken kernel fails the check
+/// instead of hiding it, and so does an allowed test skipping for another
+/// reason.
+const MAY_SKIP_MAIN: &[(&str, &str)] = &[(
+    "clone4_without_clonefd_einval",
+    "runs on the CONFIG_CLONEFD=n kernel only",
+)];
 
 /// The filter `ci/guest-tests.sh no-clonefd` runs the selftests with.
 const NO_CLONEFD_FILTER: &str = "clone4_";
@@ -376,7 +381,13 @@ fn expected_selftests(p: &Project, filter: Option<&str>) -> Result<Vec<String>> 
     Ok(list.lines().map(str::to_string).collect())
 }
 
-fn count_selftests(s: &Suite, t: &mut Tally, label: &str, may_skip: &[&str], expected: &[String]) {
+fn count_selftests(
+    s: &Suite,
+    t: &mut Tally,
+    label: &str,
+    may_skip: &[(&str, &str)],
+    expected: &[String],
+) {
     check_suite_shape(s, t, label);
     if s.results.is_empty() {
         t.fail(label, "no test ran (empty plan)");
@@ -393,7 +404,13 @@ fn count_selftests(s: &Suite, t: &mut Tally, label: &str, may_skip: &[&str], exp
         match o {
             Outcome::Pass => t.pass(&label),
             Outcome::Fail(why) => t.fail(&label, if why.is_empty() { "not ok" } else { why }),
-            Outcome::Skip(why) if may_skip.contains(&name.as_str()) => t.skip(&label, why),
+            Outcome::Skip(why)
+                if may_skip
+                    .iter()
+                    .any(|(n, reason)| n == name && why.contains(reason)) =>
+            {
+                t.skip(&label, why)
+            }
             Outcome::Skip(why) => t.fail(&label, &format!("skipped on the patched kernel: {why}")),
         }
     }
@@ -556,10 +573,28 @@ mod tests {
     #[test]
     fn passing_suite_passes() {
         assert!(selftests_pass_expecting(
-            "# c4-suite: selftests\n1..2\nok 1 a\nok 2 clone4_without_clonefd_einval # SKIP why\n\
+            "# c4-suite: selftests\n1..2\nok 1 a\nok 2 clone4_without_clonefd_einval # SKIP runs on the CONFIG_CLONEFD=n kernel only\n\
              # c4-exit: 0\n",
             &["a", "clone4_without_clonefd_einval"]
         ));
+    }
+
+    /// A test allowed to skip must skip for its reason.
+    #[test]
+    fn allowed_skip_for_another_reason_fails_the_run() {
+        let run = |why: &str| {
+            selftests_pass_expecting(
+                &format!(
+                    "# c4-suite: selftests\n1..2\nok 1 a\n\
+                     ok 2 clone4_without_clonefd_einval # SKIP {why}\n# c4-exit: 0\n"
+                ),
+                &["a", "clone4_without_clonefd_einval"],
+            )
+        };
+        assert!(run(
+            "runs on the CONFIG_CLONEFD=n kernel only (C4_EXPECT_NO_CLONEFD=1)"
+        ));
+        assert!(!run("clone4() is not available: ENOSYS"));
     }
 
     /// On the patched kernel, a skip (a probe that gave up) is a failure.
