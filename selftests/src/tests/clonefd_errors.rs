@@ -348,6 +348,12 @@ fn getpidfd_fail_nth() -> TestResult {
         |_| Ok(()),
     )?;
     sweep.report("ioctl(CLONEFD_IOC_GETPIDFD)");
+    let all_enomem = sweep.failed.iter().all(|&(_, e)| e == Errno::ENOMEM);
+    check!(
+        all_enomem,
+        "not every failure was ENOMEM: {:?}",
+        sweep.failed
+    );
     check_fdinfo_has(sweep.passed.as_fd(), &format!("Pid:\t{}", child.pid))?;
     check_ok!(gate.open());
     check_exit_reported(child.fd.as_fd(), CHILD_OK)?;
@@ -466,10 +472,10 @@ impl FailNth {
     }
 
     /// Makes `call` with its 1st, 2nd, ... fault point armed, until a call
-    /// passes them all. Every call that fails must fail with ENOMEM, leave
-    /// /proc/self/fd as it was, and pass `after_error`; every one that
-    /// succeeds is given to `after_success`. Fails unless a fault was
-    /// injected at least once.
+    /// passes them all. Every call that fails must leave /proc/self/fd as
+    /// it was and pass `after_error` (its errno is recorded, for the test
+    /// to check); every one that succeeds is given to `after_success`.
+    /// Fails unless a fault was injected at least once.
     fn sweep<T>(
         &mut self,
         mut call: impl FnMut() -> nix::Result<T>,
@@ -484,11 +490,7 @@ impl FailNth {
             let injected = self.injected_then_disarm();
             match result {
                 Err(errno) => {
-                    failed.push(n);
-                    check!(
-                        errno == Errno::ENOMEM,
-                        "fault point {n}: {errno}, not ENOMEM"
-                    );
+                    failed.push((n, errno));
                     check_eq!(check_ok!(open_fds()), fds_before);
                     after_error()?;
                 }
@@ -519,15 +521,15 @@ struct Sweep<T> {
     passed: T,
     /// The fault points it passed.
     points: u32,
-    /// The fault points at which the call failed (with ENOMEM).
-    failed: Vec<u32>,
+    /// The fault points at which the call failed, with its errno.
+    failed: Vec<(u32, Errno)>,
 }
 
 impl<T> Sweep<T> {
     fn report(&self, what: &str) {
-        let failed: Vec<String> = self.failed.iter().map(u32::to_string).collect();
+        let failed: Vec<String> = self.failed.iter().map(|(n, _)| n.to_string()).collect();
         ktap::diag(&format!(
-            "fail-nth: {what} passed {} fault points; failed (ENOMEM) at {} of them: {}",
+            "fail-nth: {what} passed {} fault points; failed at {} of them: {}",
             self.points,
             self.failed.len(),
             failed.join(" ")
@@ -564,6 +566,12 @@ fn fail_nth(returned: bool) -> TestResult {
         },
     )?;
     sweep.report("clone4(CLONE_FD)");
+    let all_enomem = sweep.failed.iter().all(|&(_, e)| e == Errno::ENOMEM);
+    check!(
+        all_enomem,
+        "not every failure was ENOMEM: {:?}",
+        sweep.failed
+    );
     drop(sweep);
     marker.check_unmarked(GRACE)?;
     check_no_child()?;
