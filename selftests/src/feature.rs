@@ -8,9 +8,11 @@
 //! from a runner that never probes, so a cache would never be hit.
 
 use std::mem::size_of;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
@@ -135,11 +137,16 @@ pub fn clone4_available() -> Availability {
 /// `_exit(0)`s). How that fd behaves is for the tests to judge: a kernel
 /// that takes CLONE_FD but never reports the exit must fail them, not
 /// skip them.
+///
+/// The probe waits until the fd reports its child's exit (at most
+/// PROBE_EXIT_TIMEOUT_MS; a kernel that takes longer is broken, not
+/// missing), so that the tests that count their children never find the
+/// probe's.
 pub fn clonefd_available() -> Availability {
     clone4_available()?;
     // SAFETY: no struct, no flag but CLONE_FD; the child only exits.
     match unsafe { clonefd::fork_like_returning_fd(CLONE_FD, 0, ptr::null(), || 0) } {
-        Ok(_fd) => Ok(()),
+        Ok(fd) => wait_probe_exit(fd.as_fd()),
         Err(Errno::EINVAL) => Err(unavailable(
             CLONEFD_SYMBOL,
             "CLONE_FD is not available (EINVAL: kernel built without CONFIG_CLONEFD?)".into(),
@@ -149,4 +156,21 @@ pub fn clonefd_available() -> Availability {
             format!("CLONE_FD is not available: clone4() gave {err}"),
         )),
     }
+}
+
+/// How long the CLONE_FD probe waits for its child's exit to be reported.
+const PROBE_EXIT_TIMEOUT_MS: u16 = 10_000;
+
+/// Polls the probe's fd until it is readable and reads the report: then
+/// the child is released. Broken if the exit is not reported in time.
+fn wait_probe_exit(fd: BorrowedFd<'_>) -> Availability {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    let broken = |why: String| Unavailable::Broken(format!("CLONE_FD probe: {why}"));
+    match poll(&mut fds, PollTimeout::from(PROBE_EXIT_TIMEOUT_MS)) {
+        Ok(0) => return Err(broken("the child's exit was not reported in 10 s".into())),
+        Ok(_) => {}
+        Err(err) => return Err(broken(format!("poll: {err}"))),
+    }
+    clonefd::read_info(fd).map_err(|err| broken(format!("read: {err}")))?;
+    Ok(())
 }
