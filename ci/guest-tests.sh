@@ -6,14 +6,18 @@
 # "# c4-suite: NAME" line and ends with "# c4-exit: STATUS", which tools/
 # reads; the KTAP in between is the suites' own.  Exits 1 if a suite failed.
 #
-#   bash ci/guest-tests.sh [selftests] [upstream] [man-example]
-#                          [clonefd-crate] [no-clonefd]
+#   C4_SELFTESTS_BIN=PATH C4_NO_CLONEFD_FILTER=PREFIX \
+#   C4_UPSTREAM_SUITES='clone3 pidfd ...' \
+#   bash ci/guest-tests.sh SUITE...
 #
-# (default: the first four; man-example is the man page's EXAMPLES
-# program, whose output tools/ checks; clonefd-crate the tests of
-# tools/clonefd, the crate for library authors, with 200 children in its
-# spawn_many example; no-clonefd is for the kernel built with
-# CONFIG_CLONEFD=n: the clone4 tests, expecting CLONE_FD to fail)
+# SUITE: selftests, upstream, man-example, clonefd-crate, no-clonefd.
+# tools/ (tools/src/guest_suites.rs) is the one place that lists the suites
+# a boot runs and writes these variables; the script has no defaults.
+# man-example is the man page's EXAMPLES program, whose output tools/
+# checks; clonefd-crate the tests of tools/clonefd, the crate for library
+# authors, with 200 children in its spawn_many example; no-clonefd is for
+# the kernel built with CONFIG_CLONEFD=n: the clone4 tests, expecting
+# CLONE_FD to fail.
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,11 +34,14 @@ run_suite() { # run_suite NAME CMD...
 }
 
 echo "# guest kernel: $(uname -r)"
-[ $# -gt 0 ] || set -- selftests upstream man-example clonefd-crate
+[ $# -gt 0 ] || { echo "guest-tests.sh: no suite given" >&2; exit 2; }
+: "${C4_SELFTESTS_BIN:?set by tools/ (guest_suites.rs)}"
+: "${C4_NO_CLONEFD_FILTER:?set by tools/ (guest_suites.rs)}"
+: "${C4_UPSTREAM_SUITES:?set by tools/ (guest_suites.rs)}"
 for suite in "$@"; do
 	case $suite in
 	selftests)
-		run_suite selftests "$root/selftests/target/release/clone4-selftests"
+		run_suite selftests "$root/$C4_SELFTESTS_BIN"
 		;;
 	man-example)
 		run_suite man-example sh -c \
@@ -46,7 +53,7 @@ for suite in "$@"; do
 		;;
 	no-clonefd)
 		run_suite no-clonefd env C4_EXPECT_NO_CLONEFD=1 \
-			"$root/selftests/target/release/clone4-selftests" clone4_
+			"$root/$C4_SELFTESTS_BIN" "$C4_NO_CLONEFD_FILTER"
 		;;
 	upstream)
 		# The root filesystem is read-only and some tests create files
@@ -64,9 +71,10 @@ for suite in "$@"; do
 		cp -a "$root/build/kselftest/install" /tmp/kselftest
 		pid_max=$(cat /proc/sys/kernel/pid_max)
 		echo 2048 >/proc/sys/kernel/pid_max
+		collections=()
+		for c in $C4_UPSTREAM_SUITES; do collections+=(-c "$c"); done
 		run_suite upstream /tmp/kselftest/run_kselftest.sh \
-			--override-timeout 600 \
-			-c clone3 -c pidfd -c core -c pid_namespace
+			--override-timeout 600 "${collections[@]}"
 		echo "$pid_max" >/proc/sys/kernel/pid_max
 		;;
 	*)

@@ -5,12 +5,17 @@
 //! `c4 run` and `c4 check`.
 
 mod base;
+mod baseline;
 mod bench;
 mod bisect;
 mod check;
+mod checkpatch;
+mod guest_runs;
+mod guest_suites;
 mod kernel;
 mod kernel_lint;
 mod ktap;
+mod lints;
 mod man_example;
 mod man_xref;
 mod manpage;
@@ -91,7 +96,7 @@ fn real_main() -> Result<()> {
             kernel::build(&p)?;
             testbuild::build_all(&p)?;
             let mut t = tally::Tally::default();
-            check::guest_tests(&p, &mut t)?;
+            guest_runs::guest_tests(&p, &mut t)?;
             t.finish()
         }
         "run" => run::main_job(&p),
@@ -101,7 +106,7 @@ fn real_main() -> Result<()> {
             kernel_lint::run(&p, &mut t);
             t.finish()
         }
-        "baseline" => check::record_baseline(&p),
+        "baseline" => baseline::record(&p),
         "bench" if flag("--spawn") => bench::spawn_only(&p),
         "bench" => bench::bench(&p, !flag("--no-cold")),
         "help" | "-h" | "--help" => {

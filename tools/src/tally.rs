@@ -25,6 +25,12 @@ fn duration_text(d: Duration) -> String {
 }
 
 impl Tally {
+    /// How many checks failed so far.
+    #[cfg(test)]
+    pub fn failed(&self) -> usize {
+        self.failed.len()
+    }
+
     /// Starts phase `name` (and ends the one before): the summary ends
     /// with the time each phase took.
     pub fn phase(&mut self, name: &str) {
