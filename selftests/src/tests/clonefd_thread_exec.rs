@@ -12,13 +12,21 @@
 //!   the fd reports CLD_KILLED, SIGKILL, and GETPID gives ESRCH. Fails
 //!   with `ESRCH` when the fd still names the thread's old PID, which went
 //!   with the old leader.
+//! - `clonefd_thread_exec_pid_never_gone`: GETPID (and GETPIDFD), called
+//!   in a loop while the thread execs (de_thread() moves it to the
+//!   leader's PID and releases the leader with the PID the thread had),
+//!   always name the thread, by its TID or by H's PID, never ESRCH; 300
+//!   rounds. A race test: a kernel that looks the pid up once fails it
+//!   with high, not certain, probability.
 
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
 
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
 
 use super::clone4_common::{Shared, StackForm, CHILD_WRONG, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM};
 use super::clonefd_common::{
@@ -27,18 +35,22 @@ use super::clonefd_common::{
 use crate::clone4::{c4_child_wait_exec, ExecGate};
 use crate::clonefd::{self, CLONE_FD};
 use crate::feature::clonefd_available;
-use crate::ktap::{Outcome, Test, TestResult};
+use crate::ktap::{Failure, Outcome, Test, TestResult};
 use crate::sys;
 
 const THREAD_FLAGS: u64 = CLONE_THREAD | CLONE_VM | CLONE_SIGHAND | CLONE_FD;
 
 pub fn tests() -> Vec<Test> {
-    vec![Test::new("clonefd_thread_exec_follows", exec_follows)]
+    vec![
+        Test::new("clonefd_thread_exec_follows", exec_follows),
+        Test::new("clonefd_thread_exec_pid_never_gone", exec_pid_never_gone),
+    ]
 }
 
-/// In H: creates the thread, sends its fd on `sock`, lets it exec, and
+/// In H: creates the thread, sends its fd on `sock`, lets it exec (at
+/// once, or once a byte comes back on `sock` when `wait_for_go`), and
 /// waits for the exec to end this thread.
-fn create_thread_then_exec(sock: BorrowedFd<'_>) -> i32 {
+fn create_thread_then_exec(sock: BorrowedFd<'_>, wait_for_go: bool) -> i32 {
     let (Ok(gate), Ok(shared)) = (Gate::new(), Shared::leaked()) else {
         return CHILD_WRONG;
     };
@@ -64,7 +76,10 @@ fn create_thread_then_exec(sock: BorrowedFd<'_>) -> i32 {
     let Ok(thread) = thread else {
         return CHILD_WRONG;
     };
-    if send_fd(sock, thread.fd.as_fd(), &[]).is_err() || gate.open().is_err() {
+    if send_fd(sock, thread.fd.as_fd(), &[]).is_err()
+        || (wait_for_go && nix::unistd::read(sock, &mut [0u8; 1]) != Ok(1))
+        || gate.open().is_err()
+    {
         return CHILD_WRONG;
     }
     // The exec kills this thread; if it never comes, the test's timeout
@@ -79,7 +94,7 @@ fn exec_follows() -> TestResult {
     let (ours, theirs) = check_ok!(unix_pair());
     // SAFETY: the test process is single-threaded; H creates a thread,
     // sends an fd and waits.
-    let h = check_ok!(unsafe { fork_process(|| create_thread_then_exec(theirs.as_fd())) });
+    let h = check_ok!(unsafe { fork_process(|| create_thread_then_exec(theirs.as_fd(), false)) });
     drop(theirs);
     let (fd, _) = check_ok!(recv_fd(ours.as_fd()));
     let comm = format!("/proc/{h}/comm");
@@ -99,5 +114,48 @@ fn exec_follows() -> TestResult {
     );
     check_reported(fd.as_fd(), libc::CLD_KILLED, libc::SIGKILL)?;
     check_err!(clonefd::getpid(fd.as_fd()), nix::errno::Errno::ESRCH);
+    Ok(Outcome::Pass)
+}
+
+const EXEC_RACE_ROUNDS: usize = 300;
+
+/// Calls GETPID (and GETPIDFD if `with_pidfd`) until GETPID gives `h`:
+/// how many calls said ESRCH meanwhile.
+fn count_gone_during_exec(fd: BorrowedFd<'_>, h: Pid, with_pidfd: bool) -> Result<usize, Failure> {
+    let mut gone = 0;
+    for _ in 0..1_000_000 {
+        if with_pidfd && matches!(clonefd::getpidfd(fd), Err(Errno::ESRCH)) {
+            gone += 1;
+        }
+        match clonefd::getpid(fd) {
+            Ok(pid) if pid == h => return Ok(gone),
+            Err(Errno::ESRCH) => gone += 1,
+            _ => {}
+        }
+    }
+    fail!("GETPID did not give H's pid {h} after the exec")
+}
+
+fn exec_pid_never_gone() -> TestResult {
+    require!(clonefd_available());
+    let mut gone = 0;
+    for round in 0..EXEC_RACE_ROUNDS {
+        let (ours, theirs) = check_ok!(unix_pair());
+        // SAFETY: the test process is single-threaded; H creates a
+        // thread, sends an fd and waits.
+        let h =
+            check_ok!(unsafe { fork_process(|| create_thread_then_exec(theirs.as_fd(), true)) });
+        drop(theirs);
+        let (fd, _) = check_ok!(recv_fd(ours.as_fd()));
+        check_ok!(nix::unistd::write(&ours, b"g"));
+        let counted = count_gone_during_exec(fd.as_fd(), h, round % 4 == 3);
+        check_ok!(nix::sys::signal::kill(h, Signal::SIGKILL));
+        check_ok!(waitpid(h, None));
+        gone += counted?;
+    }
+    check!(
+        gone == 0,
+        "GETPID or GETPIDFD said ESRCH {gone} times during the execs"
+    );
     Ok(Outcome::Pass)
 }
