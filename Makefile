@@ -6,7 +6,7 @@
 CARGO ?= cargo
 C4 := $(CARGO) run --quiet --release --manifest-path tools/Cargo.toml --
 
-.PHONY: run check setup base apply format-patches build boot test lint baseline bench help
+.PHONY: run check setup base apply format-patches build boot test lint baseline bench stress help
 
-run check setup base apply format-patches build boot test lint baseline bench help:
+run check setup base apply format-patches build boot test lint baseline bench stress help:
 	@$(C4) $@ $(ARGS)

@@ -145,7 +145,9 @@ struct CapData {
     inheritable: u32,
 }
 
-/// The capability number of CAP_SYS_ADMIN (linux/capability.h).
+/// The capability numbers of CAP_KILL and CAP_SYS_ADMIN
+/// (linux/capability.h).
+pub const CAP_KILL: u32 = 5;
 pub const CAP_SYS_ADMIN: u32 = 21;
 
 /// `_LINUX_CAPABILITY_VERSION_3`: two `CapData`, capabilities 0-63.

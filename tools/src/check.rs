@@ -33,7 +33,16 @@ pub fn all(p: &Project) -> Result<()> {
     t.phase("per-patch builds");
     bisect::each_patch_builds(p, &mut t)?;
     t.phase("kernel and test builds");
-    if !t.record("kernel build (LLVM=1, ci/kernel.config)", kernel::build(p)) {
+    if !t.record(
+        "kernel build (LLVM=1, ci/kernel.config + ci/kernel-debug.config)",
+        kernel::build(p),
+    ) {
+        return t.finish();
+    }
+    if !t.record(
+        "lean kernel build (the walk's tip, for the kernel's own suites)",
+        kernel::build_lean(p),
+    ) {
         return t.finish();
     }
     t.record(

@@ -7,7 +7,11 @@ use std::time::Instant;
 
 use crate::project::{cmd, nproc, run, step, succeeds, Project};
 
-const FRAGMENT: &str = "ci/kernel.config";
+/// The guest's options, the fragment every variant starts with.
+const GUEST: &str = "ci/kernel.config";
+/// The debug options (KASAN, UBSAN, kmemleak, ...) that every booted
+/// kernel has, merged after [`GUEST`].
+const DEBUG: &str = "ci/kernel-debug.config";
 
 /// `make -s -C linux O=<out> LLVM=1 CC="ccache clang" -jN`.
 pub fn make(p: &Project, out: &Path) -> Command {
@@ -31,30 +35,54 @@ fn make_with(p: &Project, out: &Path, silent: bool) -> Command {
     c
 }
 
-/// A kernel configuration: `ci/kernel.config` on `make tinyconfig`, then
-/// an optional overlay fragment whose lines win.
+/// A kernel configuration: [`GUEST`] on `make tinyconfig`, [`DEBUG`] if
+/// the variant is booted, then an optional overlay fragment whose lines
+/// win.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Variant {
     /// Short name, for messages and the build directory.
     pub name: &'static str,
-    /// Fragment merged after `ci/kernel.config`.
+    /// Fragment merged after the others.
     pub overlay: Option<&'static str>,
     /// Only commits whose `init/Kconfig` has this symbol take this variant.
     pub needs_symbol: Option<&'static str>,
+    /// With [`DEBUG`]'s options: every kernel that is booted.
+    pub debug: bool,
 }
 
-/// The configuration everything is built, tested and benchmarked with.
+/// The configuration everything is tested and benchmarked with.
 pub const MAIN: Variant = Variant {
     name: "main",
     overlay: None,
     needs_symbol: None,
+    debug: true,
 };
 
-/// The series without CLONE_FD: it must still build (and CLONE_FD fail).
+/// The series without CLONE_FD: it must still build, boot and make
+/// CLONE_FD fail.
 pub const NO_CLONEFD: Variant = Variant {
     name: "no-clonefd",
     overlay: Some("ci/kernel-no-clonefd.config"),
     needs_symbol: Some("config CLONEFD"),
+    debug: true,
+};
+
+/// The per-patch walk: each commit must build, with CLONE_FD ...
+pub const WALK: Variant = Variant {
+    name: "walk",
+    overlay: None,
+    needs_symbol: None,
+    debug: false,
+};
+
+/// ... and without.  The walk proves that the code compiles and links;
+/// without the debug options a fresh machine compiles it in half the
+/// time (KASAN's instrumentation doubles the compile time of a file).
+pub const WALK_NO_CLONEFD: Variant = Variant {
+    name: "walk-no-clonefd",
+    overlay: Some("ci/kernel-no-clonefd.config"),
+    needs_symbol: Some("config CLONEFD"),
+    debug: false,
 };
 
 /// The lint build: the main configuration, KUnit and the kernel crate's
@@ -63,20 +91,26 @@ pub const LINT: Variant = Variant {
     name: "lint",
     overlay: Some("ci/kernel-lint.config"),
     needs_symbol: None,
+    debug: true,
 };
 
 impl Variant {
     /// Its out-of-tree build directory.
     pub fn out(&self, p: &Project) -> std::path::PathBuf {
-        match self.overlay {
-            None => p.kernel_out(),
-            Some(_) => p.path(&format!("build/kernel-{}", self.name)),
+        if *self == MAIN {
+            p.kernel_out()
+        } else {
+            p.path(&format!("build/kernel-{}", self.name))
         }
     }
 
     /// The fragments, in merge order.
     pub fn fragments(&self) -> Vec<&'static str> {
-        std::iter::once(FRAGMENT).chain(self.overlay).collect()
+        let debug = self.debug.then_some(DEBUG);
+        std::iter::once(GUEST)
+            .chain(debug)
+            .chain(self.overlay)
+            .collect()
     }
 }
 
@@ -259,6 +293,12 @@ fn run_with_progress(c: &mut Command) -> Result<()> {
 
 pub fn build(p: &Project) -> Result<()> {
     build_in(p, &p.kernel_out(), &MAIN)
+}
+
+/// The bootable lean kernel (no debug options) at the branch tip, in the
+/// walk's directory: the kernel's own suites run on it.
+pub fn build_lean(p: &Project) -> Result<()> {
+    build_in(p, &WALK.out(p), &WALK)
 }
 
 /// `scripts/checksyscalls.sh` as Kbuild runs it for x86_64: quiet when

@@ -14,6 +14,7 @@ mod guest_runs;
 mod guest_suites;
 mod kernel;
 mod kernel_lint;
+mod kmemleak;
 mod ktap;
 mod lints;
 mod man_example;
@@ -24,6 +25,7 @@ mod project;
 mod run;
 mod series;
 mod setup;
+mod stress;
 mod tally;
 mod testbuild;
 mod vm;
@@ -39,7 +41,7 @@ usage: c4 <command> [options]
   base              import the pinned kernel base into linux/
   apply [--force]   put linux/ on branch clone4 = base + patches/
   format-patches    regenerate patches/ from the branch in linux/
-  build             configure (ci/kernel.config) and build the kernel,
+  build             configure (ci/kernel.config + ci/kernel-debug.config) and build the kernel,
                     its UAPI headers and the selftests
   boot [-- CMD]     boot the kernel in virtme-ng, run CMD (default: the demo)
   test              rebuild the tests if needed, boot once and run every
@@ -54,6 +56,9 @@ usage: c4 <command> [options]
   bench [--no-cold] measure the build/boot loop, and the cost of a child
                     per way of spawning and reaping it (in the guest)
   bench --spawn     only the latter
+  stress [--minutes N]
+                    the seeded fuzzer and stress test, long (default 30
+                    minutes), in one boot of the debug kernel
 
 environment: C4_VM=auto|kvm|tcg (default auto), C4_JOBS (default nproc+1)
 ";
@@ -92,8 +97,9 @@ fn real_main() -> Result<()> {
             std::process::exit(code.exit_code());
         }
         "test" => {
-            // The kernel too: a changed source must not boot a stale bzImage.
+            // The kernels too: a changed source must not boot a stale bzImage.
             kernel::build(&p)?;
+            kernel::build_lean(&p)?;
             testbuild::build_all(&p)?;
             let mut t = tally::Tally::default();
             guest_runs::guest_tests(&p, &mut t)?;
@@ -109,6 +115,7 @@ fn real_main() -> Result<()> {
         "baseline" => baseline::record(&p),
         "bench" if flag("--spawn") => bench::spawn_only(&p),
         "bench" => bench::bench(&p, !flag("--no-cold")),
+        "stress" => stress::run(&p, stress::minutes(rest)?),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

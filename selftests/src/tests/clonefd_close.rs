@@ -93,7 +93,7 @@ pub fn tests() -> Vec<Test> {
 }
 
 /// The process behind `pidfd` is still running after GRACE.
-fn check_alive(pidfd: BorrowedFd<'_>) -> Result<(), Failure> {
+pub(super) fn check_alive(pidfd: BorrowedFd<'_>) -> Result<(), Failure> {
     let revents = check_ok!(poll_in(pidfd, GRACE));
     check!(
         revents.is_empty(),
@@ -103,7 +103,7 @@ fn check_alive(pidfd: BorrowedFd<'_>) -> Result<(), Failure> {
 }
 
 /// The process behind `pidfd` dies within PATIENCE.
-fn check_dies(pidfd: BorrowedFd<'_>) -> Result<(), Failure> {
+pub(super) fn check_dies(pidfd: BorrowedFd<'_>) -> Result<(), Failure> {
     let revents = check_ok!(poll_in(pidfd, PATIENCE));
     check!(
         revents.contains(PollFlags::POLLIN),

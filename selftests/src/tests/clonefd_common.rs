@@ -331,8 +331,13 @@ pub fn task_count(pid: Pid) -> io::Result<usize> {
 }
 
 /// Repeats `probe` every 10 ms until it holds, for at most PATIENCE.
-pub fn eventually(mut probe: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + PATIENCE;
+pub fn eventually(probe: impl FnMut() -> bool) -> bool {
+    eventually_within(PATIENCE, probe)
+}
+
+/// Repeats `probe` every 10 ms until it holds, for at most `bound`.
+pub fn eventually_within(bound: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
     loop {
         if probe() {
             return true;

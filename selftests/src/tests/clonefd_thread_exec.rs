@@ -22,6 +22,7 @@
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -43,7 +44,9 @@ const THREAD_FLAGS: u64 = CLONE_THREAD | CLONE_VM | CLONE_SIGHAND | CLONE_FD;
 pub fn tests() -> Vec<Test> {
     vec![
         Test::new("clonefd_thread_exec_follows", exec_follows),
-        Test::new("clonefd_thread_exec_pid_never_gone", exec_pid_never_gone),
+        // 300 execs: 5-7 s under TCG, over 30 s on the debug kernel.
+        Test::new("clonefd_thread_exec_pid_never_gone", exec_pid_never_gone)
+            .with_timeout(Duration::from_secs(240)),
     ]
 }
 

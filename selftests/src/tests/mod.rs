@@ -9,14 +9,17 @@ mod clone4_child;
 mod clone4_common;
 mod clone4_flag_semantics;
 mod clone4_flags;
+mod clone4_fuzz;
 mod clone4_without_clonefd;
 mod clonefd_close;
 mod clonefd_common;
 mod clonefd_errors;
+mod clonefd_fail_nth;
 mod clonefd_fdinfo;
 mod clonefd_file;
 mod clonefd_ioctl;
 mod clonefd_jobctl;
+mod clonefd_kill_permission;
 mod clonefd_orphan;
 mod clonefd_parent;
 mod clonefd_poll;
@@ -28,9 +31,11 @@ mod clonefd_release;
 mod clonefd_rusage;
 mod clonefd_rusage_wait4;
 mod clonefd_spawn;
+mod clonefd_stress;
 mod clonefd_thread_exec;
 mod clonefd_threads;
 mod common;
+mod seeded;
 
 use crate::ktap::Test;
 
@@ -55,12 +60,16 @@ pub fn all() -> Vec<Test> {
     tests.extend(clonefd_fdinfo::tests());
     tests.extend(clonefd_file::tests());
     tests.extend(clonefd_close::tests());
+    tests.extend(clonefd_kill_permission::tests());
     tests.extend(clonefd_ptrace::tests());
     tests.extend(clonefd_ptrace_notify::tests());
     tests.extend(clonefd_threads::tests());
     tests.extend(clonefd_thread_exec::tests());
     tests.extend(clonefd_orphan::tests());
     tests.extend(clonefd_errors::tests());
+    tests.extend(clonefd_fail_nth::tests());
+    tests.extend(clonefd_stress::tests());
+    tests.extend(clone4_fuzz::tests());
     tests.extend(c_harness::tests());
     tests
 }

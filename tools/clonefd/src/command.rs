@@ -231,7 +231,8 @@ impl Command {
     }
 
     /// Uses this backend instead of [`Backend::detect`]'s choice. Spawning
-    /// fails with [`io::ErrorKind::Unsupported`] if the kernel lacks it.
+    /// fails with [`io::ErrorKind::Unsupported`] if the kernel lacks it or
+    /// refuses it (a forced [`Backend::CloneFd`] never falls back).
     pub fn backend(&mut self, backend: Backend) -> &mut Command {
         self.backend = Some(backend);
         self

@@ -35,7 +35,11 @@
 //! Elsewhere it falls back to `clone3(CLONE_PIDFD)` with exit signal 0
 //! (Linux 5.5 or later), polls the pidfd and reaps with
 //! `waitid(P_PIDFD, WEXITED | __WALL)`, whose fifth argument gives the
-//! resource usage. The differences ([`Backend`] has a table):
+//! resource usage. It also falls back, spawn by spawn, when the patched
+//! kernel refuses clone4() with ENOSYS (a seccomp filter that does not
+//! know it) or EINVAL (CLONE_FD not built in), unless
+//! [`Command::backend`] forced CLONE_FD; [`Child::backend`] tells which
+//! was used. The differences ([`Backend`] has a table):
 //!
 //! - the child is a zombie from its exit until it is waited for (or
 //!   forever if its `Child` is dropped without waiting, as with std);

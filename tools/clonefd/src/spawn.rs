@@ -113,7 +113,7 @@ impl FdPlan {
 
 /// Spawns `cmd`, its unset standard streams as `defaults` say.
 pub(crate) fn spawn(cmd: &Command, defaults: [StdioDefault; 3]) -> io::Result<Child> {
-    let backend = choose_backend(cmd.backend)?;
+    let chosen = choose_backend(cmd.backend)?;
     let plan = ExecPlan::new(&ExecRequest {
         program: &cmd.program,
         arg0: cmd.arg0.as_deref(),
@@ -140,7 +140,13 @@ pub(crate) fn spawn(cmd: &Command, defaults: [StdioDefault; 3]) -> io::Result<Ch
         errno: AtomicI32::new(0),
     };
 
-    let (pid, fd) = clone_child(backend, &stack, &setup, cmd.kill_on_close)?;
+    let (backend, pid, fd) = clone_child_or_fall_back(
+        chosen,
+        cmd.backend.is_some(),
+        &stack,
+        &setup,
+        cmd.kill_on_close,
+    )?;
     // The child has exec'ed or exited: its stack and its ends of the
     // pipes are ours alone again.
     drop(stack);
@@ -185,15 +191,49 @@ fn set_no_new_privs() -> io::Result<()> {
     Ok(())
 }
 
+/// Whether a clone that failed with `errno` is retried with the fallback:
+/// only a clone4() that [`Backend::detect`] chose (not one forced with
+/// `Command::backend`), and only when the kernel refused clone4() itself
+/// (ENOSYS: a seccomp filter that does not know the syscall, as container
+/// runtimes install) or CLONE_FD (EINVAL, as a kernel built without
+/// CONFIG_CLONEFD gives). The crate's flags are otherwise valid, and a
+/// failed clone4() created neither a child nor a descriptor.
+fn retries_with_fallback(tried: Backend, forced: bool, errno: i32) -> bool {
+    tried == Backend::CloneFd && !forced && matches!(errno, libc::ENOSYS | libc::EINVAL)
+}
+
+/// Clones the child with `backend`, or with the fallback if the kernel
+/// refused clone4() ([`retries_with_fallback`]): returns the backend used,
+/// the child's pid and its descriptor.
+fn clone_child_or_fall_back(
+    backend: Backend,
+    forced: bool,
+    stack: &ChildStack,
+    setup: &ChildSetup<'_>,
+    kill_on_close: bool,
+) -> io::Result<(Backend, libc::pid_t, OwnedFd)> {
+    let errno = match clone_child(backend, stack, setup, kill_on_close) {
+        Ok((pid, fd)) => return Ok((backend, pid, fd)),
+        Err(errno) => errno,
+    };
+    if !retries_with_fallback(backend, forced, errno) {
+        return Err(clone_error(backend, errno, kill_on_close));
+    }
+    let fallback = Backend::Pidfd;
+    clone_child(fallback, stack, setup, kill_on_close)
+        .map(|(pid, fd)| (fallback, pid, fd))
+        .map_err(|errno| clone_error(fallback, errno, kill_on_close))
+}
+
 /// Clones the child onto `stack`, running `setup`: returns its pid and its
 /// descriptor (CLONE_FD descriptor or pidfd), once it has exec'ed or
-/// exited.
+/// exited; or the errno of the failed clone.
 fn clone_child(
     backend: Backend,
     stack: &ChildStack,
     setup: &ChildSetup<'_>,
     kill_on_close: bool,
-) -> io::Result<(libc::pid_t, OwnedFd)> {
+) -> Result<(libc::pid_t, OwnedFd), i32> {
     let mut fd: libc::c_int = -1;
     let fd_ptr = ptr::from_mut(&mut fd) as u64;
     let setup_ptr = ptr::from_ref(setup).cast::<c_void>();
@@ -247,7 +287,7 @@ fn clone_child(
         }
     };
     if ret < 0 {
-        return Err(clone_error(backend, -ret as i32, kill_on_close));
+        return Err(-ret as i32);
     }
     assert!(fd >= 0, "{backend} succeeded without storing a descriptor");
     // SAFETY: the kernel stored a new descriptor that nothing else owns.
@@ -265,6 +305,13 @@ fn clone_error(backend: Backend, errno: i32, kill_on_close: bool) -> io::Error {
                  or CAP_SYS_ADMIN (see Command::no_new_privs)"
             ),
         ),
+        (Backend::CloneFd, libc::ENOSYS | libc::EINVAL) => io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "clone4(CLONE_FD): {err}: the kernel, or a seccomp filter, refused it \
+                 (without Command::backend, spawn falls back to clone3 + pidfd)"
+            ),
+        ),
         (Backend::Pidfd, libc::ENOSYS | libc::EINVAL) => io::Error::new(
             io::ErrorKind::Unsupported,
             format!(
@@ -273,5 +320,37 @@ fn clone_error(backend: Backend, errno: i32, kill_on_close: bool) -> io::Error {
             ),
         ),
         _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_detected_clone4_refused_by_the_kernel_falls_back() {
+        for errno in [libc::ENOSYS, libc::EINVAL] {
+            assert!(retries_with_fallback(Backend::CloneFd, false, errno));
+            // Forced with Command::backend: the caller asked for CLONE_FD.
+            assert!(!retries_with_fallback(Backend::CloneFd, true, errno));
+            // The fallback has nothing to fall back to.
+            assert!(!retries_with_fallback(Backend::Pidfd, false, errno));
+        }
+        // Real failures of a supported clone4() are reported as they are.
+        for errno in [libc::EPERM, libc::EAGAIN, libc::ENOMEM, libc::EMFILE] {
+            assert!(!retries_with_fallback(Backend::CloneFd, false, errno));
+        }
+    }
+
+    #[test]
+    fn a_refused_forced_clone4_is_unsupported() {
+        for errno in [libc::ENOSYS, libc::EINVAL] {
+            let err = clone_error(Backend::CloneFd, errno, false);
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        }
+        let err = clone_error(Backend::CloneFd, libc::EPERM, true);
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        let err = clone_error(Backend::CloneFd, libc::EAGAIN, false);
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
     }
 }

@@ -58,11 +58,9 @@ fn exited_child_is_reaped_or_a_zombie_as_documented() {
 }
 
 #[test]
+#[ignore = "needs CLONE_FD: scripts/run-tests.sh runs it on the patched kernel"]
 fn clonefd_descriptor_reads_info_once_then_eof() {
-    if !Backend::CloneFd.is_available() {
-        eprintln!("skipped: no CLONE_FD on this kernel");
-        return;
-    }
+    common::require_clonefd();
     let child = common::sh(Backend::CloneFd, "exit 3").spawn().unwrap();
     // SAFETY: into_raw_fd gives us the only owner.
     let mut file = unsafe { File::from_raw_fd(child.into_raw_fd()) };
@@ -87,11 +85,9 @@ fn clonefd_descriptor_reads_info_once_then_eof() {
 }
 
 #[test]
+#[ignore = "needs CLONE_FD: scripts/run-tests.sh runs it on the patched kernel"]
 fn child_from_a_clonefd_descriptor() {
-    if !Backend::CloneFd.is_available() {
-        eprintln!("skipped: no CLONE_FD on this kernel");
-        return;
-    }
+    common::require_clonefd();
     let child = Command::new("sleep")
         .arg("60")
         .backend(Backend::CloneFd)
@@ -114,11 +110,9 @@ fn child_from_a_clonefd_descriptor() {
 }
 
 #[test]
+#[ignore = "needs CLONE_FD: scripts/run-tests.sh runs it on the patched kernel"]
 fn status_read_elsewhere_is_an_error_not_a_hang() {
-    if !Backend::CloneFd.is_available() {
-        eprintln!("skipped: no CLONE_FD on this kernel");
-        return;
-    }
+    common::require_clonefd();
     let mut child = Command::new("true")
         .backend(Backend::CloneFd)
         .spawn()

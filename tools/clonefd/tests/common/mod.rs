@@ -19,6 +19,19 @@ pub fn for_each_backend(test: impl Fn(Backend)) {
     }
 }
 
+/// First call of a test of what only the CLONE_FD backend has. Such a test
+/// is `#[ignore]`d, so that on a kernel without CLONE_FD (the host) it is
+/// reported as ignored, never as passed; scripts/run-tests.sh runs the
+/// ignored tests (`--include-ignored`) where `clonefd backend` says
+/// clonefd. Run anywhere else, the test fails here.
+pub fn require_clonefd() {
+    assert!(
+        Backend::CloneFd.is_available(),
+        "this test needs the patched kernel's CLONE_FD, which this kernel lacks: \
+         run it only with scripts/run-tests.sh, which includes it where CLONE_FD exists"
+    );
+}
+
 /// `sh -c script` on `backend`.
 pub fn sh(backend: Backend, script: &str) -> Command {
     let mut cmd = Command::new("sh");

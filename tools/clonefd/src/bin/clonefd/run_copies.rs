@@ -28,12 +28,19 @@ pub fn run(args: &RunArgs) -> u8 {
     }
 }
 
-fn command(args: &RunArgs, backend: Backend) -> Command {
+/// The command of every copy. The backend is forced only with --backend:
+/// otherwise the crate may still fall back from the detected CLONE_FD if
+/// the kernel refuses clone4(), and each report says what was used.
+fn command(args: &RunArgs) -> Command {
     let mut cmd = Command::new(&args.command[0]);
-    cmd.args(&args.command[1..]).backend(backend);
+    cmd.args(&args.command[1..]);
+    if let Some(backend) = args.backend {
+        cmd.backend(backend);
+    }
     if args.kill_on_close {
         cmd.kill_on_close(true);
-        if backend == Backend::CloneFd && !has_cap_sys_admin() {
+        let expected = args.backend.unwrap_or_else(Backend::detect);
+        if expected == Backend::CloneFd && !has_cap_sys_admin() {
             cmd.no_new_privs(true);
         }
     }
@@ -42,8 +49,7 @@ fn command(args: &RunArgs, backend: Backend) -> Command {
 
 fn run_copies(args: &RunArgs) -> io::Result<u8> {
     block_terminal_interrupts();
-    let backend = args.backend.unwrap_or_else(Backend::detect);
-    let mut cmd = command(args, backend);
+    let mut cmd = command(args);
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(File::create(path)?),
         None => Box::new(io::stderr()),
@@ -88,7 +94,7 @@ fn run_copies(args: &RunArgs) -> io::Result<u8> {
                 copy,
                 copies: args.copies,
                 pid: child.id(),
-                backend,
+                backend: child.backend(),
                 info,
                 elapsed: started.elapsed(),
             };
