@@ -97,6 +97,18 @@ pub(super) fn lowest_free_fd(probe: BorrowedFd<'_>) -> Result<RawFd, String> {
     Ok(fd)
 }
 
+/// `fd` (the lowest free one before a call) is still free after it: where
+/// an fd the call left would be (F_GETFD gives EBADF).
+pub(super) fn check_still_free(fd: RawFd) -> Result<(), String> {
+    // SAFETY: F_GETFD reads an fd's flags, or fails.
+    match Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) }) {
+        Err(Errno::EBADF) => Ok(()),
+        other => Err(format!(
+            "fd {fd}, free before the call, is not after it (F_GETFD: {other:?})"
+        )),
+    }
+}
+
 /// The bytes of the scratch page that differ from what it should hold:
 /// SENTINEL, but for the ints `writes` (offset, value).
 fn scratch_diff(arena: &Arena, writes: &[(usize, i32)]) -> Vec<String> {
@@ -127,21 +139,11 @@ fn check_memory(arena: &Arena, writes: &[(usize, i32)]) -> Result<(), String> {
 
 /// After a failed call: no write to the parent's memory (but where a late
 /// failure may follow a write: ENOMEM, EAGAIN), no fd, no child.
-pub(super) fn check_failed(
-    errno: Errno,
-    arena: &Arena,
-    probe: BorrowedFd<'_>,
-    lowest_free: RawFd,
-) -> Result<(), String> {
+pub(super) fn check_failed(errno: Errno, arena: &Arena, lowest_free: RawFd) -> Result<(), String> {
     if !matches!(errno, Errno::ENOMEM | Errno::EAGAIN) {
         check_memory(arena, &[])?;
     }
-    let now = lowest_free_fd(probe)?;
-    if now != lowest_free {
-        return Err(format!(
-            "the lowest free fd was {lowest_free} and is {now}: the call left an fd"
-        ));
-    }
+    check_still_free(lowest_free)?;
     check_no_waitable()
 }
 
@@ -169,7 +171,6 @@ pub(super) fn check_created(
     input: &Input,
     arena: &Arena,
     ret: c_long,
-    probe: BorrowedFd<'_>,
     lowest_free: RawFd,
 ) -> Result<Created, String> {
     let scratch = arena.scratch_bytes();
@@ -228,14 +229,7 @@ pub(super) fn check_created(
     check_memory(arena, &writes)?;
     match &fd {
         Some(owned) => check_fd(owned.as_raw_fd(), input.low_byte())?,
-        None => {
-            let now = lowest_free_fd(probe)?;
-            if now != lowest_free {
-                return Err(format!(
-                    "no CLONE_FD, but the lowest free fd went from {lowest_free} to {now}"
-                ));
-            }
-        }
+        None => check_still_free(lowest_free)?,
     }
     Ok(Created {
         pid: pid.map(Pid::from_raw),

@@ -95,7 +95,7 @@ use input::{ArgsAt, Input, CLONEFD_NONBLOCK, CLONE_FD};
 use oracle::{describe, judge, predict, prepare_error, Ctx};
 
 /// The calls when `C4_FUZZ_CALLS` is not set: `make check`'s count.
-const DEFAULT_CALLS: u64 = 30_000;
+const DEFAULT_CALLS: u64 = 20_000;
 const CALLS_ENV: &str = "C4_FUZZ_CALLS";
 /// At most one call in CHILD_SHARE may pass clone4_prepare().
 const CHILD_SHARE: u64 = 20;
@@ -108,7 +108,7 @@ const WILD_PASS_ONE_IN: u64 = 8;
 const CHECK_EVERY: u64 = 1000;
 /// The runner's time for the test: a base, and per thousand calls.
 const TIMEOUT_BASE: Duration = Duration::from_secs(60);
-const TIMEOUT_PER_1000_CALLS: Duration = Duration::from_secs(8);
+const TIMEOUT_PER_1000_CALLS: Duration = Duration::from_secs(12);
 
 pub fn tests() -> Vec<Test> {
     let calls = env_number(CALLS_ENV).unwrap_or(DEFAULT_CALLS);
@@ -130,6 +130,12 @@ struct Stats {
     passed_prepare: u64,
     rlimit: u64,
     errnos: BTreeMap<String, u64>,
+    /// Where the time went: calls that failed, calls that made a child
+    /// (and collecting it), the fd operations among those, the checks.
+    failed_time: Duration,
+    child_time: Duration,
+    fd_op_time: Duration,
+    check_time: Duration,
 }
 
 impl Stats {
@@ -142,7 +148,9 @@ impl Stats {
         format!(
             "figure: fuzz.calls={} fuzz.children={} fuzz.errnos={} fuzz.fd_children={} \
              fuzz.fd_exercised={} fuzz.fd_ops={} fuzz.close_races={} fuzz.fd_unread={} \
-             fuzz.poisoned={} fuzz.passed_prepare={} fuzz.rlimit={} fuzz.seconds={seconds:.1}",
+             fuzz.poisoned={} fuzz.passed_prepare={} fuzz.rlimit={} fuzz.seconds={seconds:.1} \
+             fuzz.failed_call_seconds={:.1} fuzz.child_seconds={:.1} fuzz.fd_op_seconds={:.1} \
+             fuzz.check_seconds={:.1}",
             self.calls,
             self.children,
             errnos.join(","),
@@ -154,6 +162,10 @@ impl Stats {
             self.poisoned,
             self.passed_prepare,
             self.rlimit,
+            self.failed_time.as_secs_f64(),
+            self.child_time.as_secs_f64(),
+            self.fd_op_time.as_secs_f64(),
+            self.check_time.as_secs_f64(),
         )
     }
 }
@@ -166,6 +178,9 @@ struct Fuzzer {
     signals: Signals,
     /// An fd to dup, to find the lowest free fd.
     probe: File,
+    /// The lowest free fd from 3, where CLONE_FD puts its fd: the same
+    /// before every call (the test closes what it opens).
+    lowest_free: RawFd,
     /// The calls that may get through clone4_prepare().
     max_passes: u64,
     stats: Stats,
@@ -197,16 +212,20 @@ fn fuzz() -> TestResult {
         arena: check_ok!(Arena::new()),
         signals: check_ok!(Signals::block()),
         probe: check_ok!(File::open("/dev/null")),
+        lowest_free: 0,
         max_passes: calls / CHILD_SHARE,
         stats: Stats::default(),
     };
+    fuzzer.lowest_free = check_ok!(lowest_free_fd(fuzzer.probe.as_fd()));
     let fds_before = check_ok!(open_fds());
     let start = Instant::now();
     let mut result = Ok(());
     for n in 1..=calls {
         result = fuzzer.call();
         if result.is_ok() && (n % CHECK_EVERY == 0 || n == calls) {
+            let start = Instant::now();
             result = fuzzer.checkpoint(&fds_before);
+            fuzzer.stats.check_time += start.elapsed();
         }
         if let Err(why) = result {
             result = Err(format!("seed {seed}, call {n} of {calls}: {why}"));
@@ -265,6 +284,7 @@ impl Fuzzer {
         self.stats.passed_prepare +=
             u64::from(prepare_error(&input, &self.ctx, &self.arena).is_none());
         self.stats.rlimit += u64::from(input.rlimit);
+        let start = Instant::now();
         let (result, lowest_free) = self.make(&input)?;
         let name = match result {
             Ok(_) => "ok".to_owned(),
@@ -279,13 +299,19 @@ impl Fuzzer {
         };
         judge(&expect, result).map_err(|why| format!("{why}{}", context()))?;
         let checked = match result {
-            Err(errno) => check_failed(errno, &self.arena, self.probe.as_fd(), lowest_free),
+            Err(errno) => check_failed(errno, &self.arena, lowest_free),
             Ok(ret) => self.collect(&input, ret, lowest_free),
         };
-        checked
+        let checked = checked
             .and_then(|()| child::check_no_waitable())
             .and_then(|()| self.signals.check_none())
-            .map_err(|why| format!("{why}{}", context()))
+            .map_err(|why| format!("{why}{}", context()));
+        let time = match result {
+            Ok(_) => &mut self.stats.child_time,
+            Err(_) => &mut self.stats.failed_time,
+        };
+        *time += start.elapsed();
+        checked
     }
 
     /// Writes the struct, lowers RLIMIT_NOFILE if asked, makes the call;
@@ -304,7 +330,7 @@ impl Fuzzer {
                 self.arena.place(&image, readable, read_only)
             }
         };
-        let lowest_free = lowest_free_fd(self.probe.as_fd())?;
+        let lowest_free = self.lowest_free;
         let lowered = if input.rlimit {
             Some(NofileLowered::to(lowest_free as u64)?)
         } else {
@@ -336,7 +362,7 @@ impl Fuzzer {
     /// as its flags say.
     fn collect(&mut self, input: &Input, ret: c_long, lowest_free: RawFd) -> Result<(), String> {
         self.stats.children += 1;
-        let created = check_created(input, &self.arena, ret, self.probe.as_fd(), lowest_free)?;
+        let created = check_created(input, &self.arena, ret, lowest_free)?;
         let Some(fd) = created.fd else {
             let pid = created.pid.expect("a pid without CLONE_FD");
             return collect_process(pid, input, &self.signals);
@@ -348,7 +374,9 @@ impl Fuzzer {
         if self.rng.one_in(3) {
             self.stats.exercised += 1;
             let count = 1 + self.rng.below(6);
+            let start = Instant::now();
             let done = child.exercise(&mut self.rng, &self.arena, count);
+            self.stats.fd_op_time += start.elapsed();
             self.stats.fd_ops += child.ops;
             self.stats.close_races += child.races;
             done?;
@@ -362,6 +390,13 @@ impl Fuzzer {
 
     /// The checks of the whole state: fds, children, signals.
     fn checkpoint(&mut self, fds_before: &[RawFd]) -> Result<(), String> {
+        let lowest_free = lowest_free_fd(self.probe.as_fd())?;
+        if lowest_free != self.lowest_free {
+            return Err(format!(
+                "the lowest free fd is {lowest_free}, it was {}",
+                self.lowest_free
+            ));
+        }
         let fds = open_fds().map_err(|err| format!("/proc/self/fd: {err}"))?;
         if fds != fds_before {
             return Err(format!("open fds {fds:?}, at the start {fds_before:?}"));
