@@ -136,6 +136,7 @@ struct Stats {
     child_time: Duration,
     fd_op_time: Duration,
     check_time: Duration,
+    prof: BTreeMap<&'static str, Duration>,
 }
 
 impl Stats {
@@ -166,7 +167,7 @@ impl Stats {
             self.child_time.as_secs_f64(),
             self.fd_op_time.as_secs_f64(),
             self.check_time.as_secs_f64(),
-        )
+        ) + &format!(" PROF {:?}", self.prof)
     }
 }
 
@@ -275,6 +276,7 @@ impl Fuzzer {
         let budget = self.stats.passed_prepare < self.max_passes;
         let clean = budget && self.rng.one_in(CLEAN_ONE_IN);
         let may_pass = budget && (clean || self.rng.one_in(WILD_PASS_ONE_IN));
+        let t0 = Instant::now();
         let mut input = generate::input(&mut self.rng, &self.ctx, clean);
         let poison =
             generate::make_safe(&mut input, &mut self.rng, &self.ctx, &self.arena, may_pass);
@@ -284,8 +286,10 @@ impl Fuzzer {
         self.stats.passed_prepare +=
             u64::from(prepare_error(&input, &self.ctx, &self.arena).is_none());
         self.stats.rlimit += u64::from(input.rlimit);
+        *self.stats.prof.entry("gen").or_default() += t0.elapsed();
         let start = Instant::now();
         let (result, lowest_free) = self.make(&input)?;
+        *self.stats.prof.entry(if result.is_ok() { "make_ok" } else { "make_err" }).or_default() += start.elapsed();
         let name = match result {
             Ok(_) => "ok".to_owned(),
             Err(errno) => format!("{errno:?}"),
@@ -342,6 +346,7 @@ impl Fuzzer {
         // blocked, and which are no sibling of ours; the kernel reads the
         // region or faults, and writes only the scratch page (ptid,
         // clonefd) or faults (read-only, PROT_NONE, kernel, NULL).
+        let t1 = Instant::now();
         let result = unsafe {
             clone4::clone4_syscall(
                 input.high_reg,
@@ -353,6 +358,7 @@ impl Fuzzer {
         if result == Ok(0) {
             sys::exit_now(i32::from(input.code));
         }
+        *self.stats.prof.entry(if result.is_ok() { "sys_ok" } else { "sys_err" }).or_default() += t1.elapsed();
         drop(lowered);
         self.arena.release();
         Ok((result, lowest_free))
@@ -362,7 +368,15 @@ impl Fuzzer {
     /// as its flags say.
     fn collect(&mut self, input: &Input, ret: c_long, lowest_free: RawFd) -> Result<(), String> {
         self.stats.children += 1;
+        let t2 = Instant::now();
         let created = check_created(input, &self.arena, ret, lowest_free)?;
+        *self.stats.prof.entry("created").or_default() += t2.elapsed();
+        let t3 = Instant::now();
+        if created.fd.is_none() {
+            let r = collect_process(created.pid.unwrap(), input, &self.signals);
+            *self.stats.prof.entry("collect_proc").or_default() += t3.elapsed();
+            return r;
+        }
         let Some(fd) = created.fd else {
             let pid = created.pid.expect("a pid without CLONE_FD");
             return collect_process(pid, input, &self.signals);
@@ -385,7 +399,10 @@ impl Fuzzer {
             self.stats.unread += 1;
             return Ok(());
         }
-        child.finish(&self.signals)
+        let t4 = Instant::now();
+        let r = child.finish(&self.signals);
+        *self.stats.prof.entry("finish_fd").or_default() += t4.elapsed();
+        r
     }
 
     /// The checks of the whole state: fds, children, signals.
