@@ -108,13 +108,13 @@ impl Arena {
     }
 
     /// The scratch page's bytes now.
-    pub(super) fn scratch_bytes(&self) -> Vec<u8> {
+    pub(super) fn scratch_bytes(&self) -> [u8; PAGE] {
         read_page(self.scratch.as_ptr())
     }
 
     /// Whether the read-only page still holds only zeros.
     pub(super) fn read_only_clean(&self) -> bool {
-        read_page(self.read_only.as_ptr()).iter().all(|&b| b == 0)
+        read_page(self.read_only.as_ptr()) == [0; PAGE]
     }
 
     /// Writes `bytes` at `readable` bytes before the guard page (at most
@@ -172,8 +172,8 @@ impl Arena {
 }
 
 /// A copy of a page of ours.
-fn read_page(page: *const c_void) -> Vec<u8> {
-    let mut out = vec![0; PAGE];
+fn read_page(page: *const c_void) -> [u8; PAGE] {
+    let mut out = [0; PAGE];
     // The kernel wrote it in a syscall: an opaque call, then this fence.
     fence(Ordering::SeqCst);
     // SAFETY: `page` is a readable page of one of our mappings, which no

@@ -5,19 +5,20 @@
 use std::ffi::c_long;
 use std::fs;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::poll::PollFlags;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::arena::{Arena, Target, SENTINEL};
+use super::arena::{Arena, Target, PAGE, SENTINEL};
 use super::input::*;
 use super::oracle::safe_exit_signals;
 use crate::sys::{self, SigInfo};
+use crate::tests::clonefd_common::poll_in;
 use crate::tests::common::{signal_set, PATIENCE};
 
 /// The exit signals the test blocks (all the safe ones but 0), so that
@@ -109,29 +110,38 @@ pub(super) fn check_still_free(fd: RawFd) -> Result<(), String> {
     }
 }
 
-/// The bytes of the scratch page that differ from what it should hold:
-/// SENTINEL, but for the ints `writes` (offset, value).
+/// What differs in the scratch page from what it should hold: SENTINEL,
+/// but for the ints `writes` (offset, value).
 fn scratch_diff(arena: &Arena, writes: &[(usize, i32)]) -> Vec<String> {
-    let mut expected = vec![SENTINEL; super::arena::PAGE];
+    let mut actual = arena.scratch_bytes();
+    let mut diff = Vec::new();
     for &(offset, value) in writes {
-        expected[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
+        let slot = &mut actual[offset..offset + 4];
+        if *slot != value.to_ne_bytes() {
+            diff.push(format!("the int at {offset:#x} is {slot:?}, not {value}"));
+        }
+        slot.fill(SENTINEL);
     }
-    let actual = arena.scratch_bytes();
-    (0..expected.len())
-        .filter(|&i| actual[i] != expected[i])
-        .take(8)
-        .map(|i| format!("byte {i:#x} is {:#x}, not {:#x}", actual[i], expected[i]))
-        .collect()
+    if actual != [SENTINEL; PAGE] {
+        diff.extend(
+            (0..PAGE)
+                .filter(|&i| actual[i] != SENTINEL)
+                .take(8)
+                .map(|i| format!("byte {i:#x} is {:#x}", actual[i])),
+        );
+    }
+    diff
 }
 
 /// What the kernel wrote of the parent's memory is what it should have
-/// (`writes`), and nothing else.
-fn check_memory(arena: &Arena, writes: &[(usize, i32)]) -> Result<(), String> {
+/// (`writes`), and nothing else; the read-only page is checked if the call
+/// pointed there.
+fn check_memory(input: &Input, arena: &Arena, writes: &[(usize, i32)]) -> Result<(), String> {
     let diff = scratch_diff(arena, writes);
     if !diff.is_empty() {
         return Err(format!("the scratch page changed: {}", diff.join(", ")));
     }
-    if !arena.read_only_clean() {
+    if input.targets_read_only() && !arena.read_only_clean() {
         return Err("the read-only page changed".into());
     }
     Ok(())
@@ -139,9 +149,14 @@ fn check_memory(arena: &Arena, writes: &[(usize, i32)]) -> Result<(), String> {
 
 /// After a failed call: no write to the parent's memory (but where a late
 /// failure may follow a write: ENOMEM, EAGAIN), no fd, no child.
-pub(super) fn check_failed(errno: Errno, arena: &Arena, lowest_free: RawFd) -> Result<(), String> {
+pub(super) fn check_failed(
+    errno: Errno,
+    input: &Input,
+    arena: &Arena,
+    lowest_free: RawFd,
+) -> Result<(), String> {
     if !matches!(errno, Errno::ENOMEM | Errno::EAGAIN) {
-        check_memory(arena, &[])?;
+        check_memory(input, arena, &[])?;
     }
     check_still_free(lowest_free)?;
     check_no_waitable()
@@ -226,7 +241,7 @@ pub(super) fn check_created(
     }
     // SAFETY: clone4() made this fd for us, above the fds open before.
     let fd = fd.map(|raw| unsafe { OwnedFd::from_raw_fd(raw) });
-    check_memory(arena, &writes)?;
+    check_memory(input, arena, &writes)?;
     match &fd {
         Some(owned) => check_fd(owned.as_raw_fd(), input.low_byte())?,
         None => check_still_free(lowest_free)?,
@@ -296,20 +311,17 @@ pub(super) fn collect_process(pid: Pid, input: &Input, signals: &Signals) -> Res
     signals.check_none()
 }
 
-/// Reaps `pid` (__WALL), waiting at most PATIENCE.
+/// Reaps `pid` (__WALL) once its pidfd says it exited, waiting at most
+/// PATIENCE.
 fn wait_exit(pid: Pid) -> Result<WaitStatus, String> {
-    let deadline = Instant::now() + PATIENCE;
-    let mut pause = Duration::from_micros(20);
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
-            Ok(status) => return Ok(status),
-            Err(err) => return Err(format!("waitpid({pid}, __WALL): {err}")),
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("the child {pid} did not exit within {PATIENCE:?}"));
-        }
-        sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+    let pidfd = sys::pidfd_open(pid).map_err(|err| format!("pidfd_open({pid}): {err}"))?;
+    let revents = poll_in(pidfd.as_fd(), PATIENCE).map_err(|err| format!("poll: {err}"))?;
+    if !revents.contains(PollFlags::POLLIN) {
+        return Err(format!(
+            "the child {pid} did not exit within {PATIENCE:?}: {:?}",
+            waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL))
+        ));
     }
+    waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL))
+        .map_err(|err| format!("waitpid({pid}, __WALL): {err}"))
 }

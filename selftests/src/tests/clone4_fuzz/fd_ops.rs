@@ -123,7 +123,7 @@ impl FdChild {
                 14 => self.lseek(rng),
                 15 => self.write(READ_COUNTS[rng.below(9) as usize], Buf::random(rng), arena),
                 16 => self.set_nonblock(rng.one_in(2)),
-                17..=18 => self.dup_swap(),
+                17 => self.dup_swap(),
                 _ => {
                     let race = [Race::Read, Race::Poll, Race::ReadDup][rng.below(3) as usize];
                     self.races += 1;

@@ -25,12 +25,12 @@ const CLEAN_FLAGS: &[(u64, u64)] = &[
     (CLONE_CLEAR_SIGHAND, 6),
     (CLONE_SIGHAND, 40),
     (CLONE_THREAD, 40),
-    (CLONE_NEWNS, 50),
-    (CLONE_NEWUTS, 50),
-    (CLONE_NEWIPC, 50),
-    (CLONE_NEWUSER, 50),
-    (CLONE_NEWPID, 50),
-    (CLONE_NEWCGROUP, 50),
+    (CLONE_NEWNS, 80),
+    (CLONE_NEWUTS, 80),
+    (CLONE_NEWIPC, 80),
+    (CLONE_NEWUSER, 80),
+    (CLONE_NEWPID, 80),
+    (CLONE_NEWCGROUP, 80),
 ];
 
 /// The flag bits clone4() never takes; CLONE_FD too without CONFIG_CLONEFD.
@@ -107,7 +107,7 @@ fn readable_args(rng: &mut Rng, size: u64) -> ArgsAt {
     let size = size.min(room);
     ArgsAt::Region {
         readable: (size + rng.below(room - size + 1)) as usize,
-        read_only: rng.one_in(4),
+        read_only: rng.one_in(8),
     }
 }
 
@@ -206,7 +206,7 @@ fn wild_input(rng: &mut Rng) -> Input {
         tls: rng.next(),
         clonefd,
         tail,
-        rlimit: rng.one_in(20),
+        rlimit: flags & CLONE_FD != 0 && rng.one_in(10),
         code: rng.below(256) as u8,
     }
 }
@@ -268,7 +268,7 @@ fn any_args(rng: &mut Rng, size: u64) -> ArgsAt {
         }
         _ => ArgsAt::Region {
             readable: rng.below((DATA_PAGES * PAGE) as u64 + 1) as usize,
-            read_only: rng.one_in(4),
+            read_only: rng.one_in(8),
         },
     }
 }

@@ -250,6 +250,13 @@ impl Input {
         bytes
     }
 
+    /// Whether a pointer the kernel may write in the parent (ptid, clonefd)
+    /// points to the read-only page.
+    pub(super) fn targets_read_only(&self) -> bool {
+        let read_only = |target| matches!(target, Target::ReadOnly(_));
+        read_only(self.ptid) || matches!(self.clonefd, ClonefdField::At(t) if read_only(t))
+    }
+
     /// How many bytes from `args` are readable (None: access_ok()
     /// refuses the pointer).
     pub(super) fn readable(&self) -> Option<u64> {
