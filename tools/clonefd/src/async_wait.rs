@@ -28,6 +28,16 @@ impl Child {
     /// Needs the crate's `tokio` feature and a tokio runtime with IO
     /// enabled. Closes the child's stdin first, as [`Child::wait`].
     ///
+    /// Cancellation-safe: dropping the future before it completes loses
+    /// nothing (the status is stored in the `Child` in the same step as it
+    /// is collected) and removes the descriptor from the reactor; wait
+    /// again with this or any other `wait` method.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, or in one built without IO
+    /// (`enable_io()`), as `tokio::io::unix::AsyncFd` does.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {

@@ -8,9 +8,13 @@ use std::ptr;
 
 use crate::abi::{ClonefdInfo, CLONEFD_IOC_GETPID, CLONEFD_IOC_GETPIDFD};
 use crate::exit_info::ExitInfo;
+use crate::readiness::poll_readable;
 
-/// Reads the child's `struct clonefd_info` (blocking until it exited,
-/// unless the descriptor is nonblocking). The kernel returns it once: a
+/// Reads the child's `struct clonefd_info`, blocking until it exited, also
+/// when the descriptor is nonblocking (CLONEFD_NONBLOCK, as another
+/// program may have created a descriptor given to `Child::from_clonefd`,
+/// or O_NONBLOCK set by an event loop it is registered with): EAGAIN is
+/// followed by poll(2) and another read. The kernel returns it once: a
 /// later read (through any duplicate of the open file description) gets
 /// end of file, which is reported as an error.
 pub(crate) fn read_info(fd: BorrowedFd<'_>) -> io::Result<ExitInfo> {
@@ -28,8 +32,12 @@ pub(crate) fn read_info(fd: BorrowedFd<'_>) -> io::Result<ExitInfo> {
             break n as usize;
         }
         let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match err.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => {
+                poll_readable(fd, -1)?;
+            }
+            _ => return Err(err),
         }
     };
     if len == 0 {

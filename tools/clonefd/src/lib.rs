@@ -61,6 +61,15 @@
 //! nothing, and exits with 127 through a raw `exit` if it cannot exec,
 //! after storing the errno for [`Command::spawn`] to return.
 //!
+//! A signal sent to the spawning thread meanwhile is not handled until
+//! the child has exec'ed or exited: the kernel's vfork wait can be
+//! interrupted by a fatal signal only, which ends the whole process (the
+//! child keeps the shared memory alive until it execs). An interrupted
+//! clone is restarted by the kernel (ERESTARTNOINTR). The crate's own
+//! waits, polls and reads of the status are retried on EINTR, and a
+//! blocking wait also blocks on a descriptor that an event loop made
+//! nonblocking (O_NONBLOCK, or CLONEFD_NONBLOCK).
+//!
 //! # Features
 //!
 //! - `tokio`: `Child::wait_async()` and `Child::wait_info_async()`,

@@ -8,6 +8,7 @@ use std::ptr;
 
 use crate::abi::P_PIDFD;
 use crate::exit_info::ExitInfo;
+use crate::readiness::poll_readable;
 
 /// pidfd_send_signal(pidfd, sig, NULL, 0).
 pub(crate) fn send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
@@ -40,7 +41,10 @@ pub(crate) enum Blocking {
 ///
 /// `__WALL` because the fallback's children have no exit signal until
 /// they exec, which makes them "clone" children that plain waits do not
-/// see (a child that failed to exec is one). The raw
+/// see (a child that failed to exec is one). A pidfd with O_NONBLOCK (set
+/// by whoever registered it in an event loop: `Child::pidfd()` duplicates
+/// the same open file description) makes waitid() fail with EAGAIN instead
+/// of blocking: `Blocking::Yes` then polls the pidfd and waits again. The raw
 /// syscall is used for its fifth argument, the child's `struct rusage`,
 /// which glibc's waitid() wrapper does not expose.
 pub(crate) fn wait(pidfd: BorrowedFd<'_>, blocking: Blocking) -> io::Result<Option<ExitInfo>> {
@@ -67,6 +71,10 @@ pub(crate) fn wait(pidfd: BorrowedFd<'_>, blocking: Blocking) -> io::Result<Opti
         if ret < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if err.raw_os_error() == Some(libc::EAGAIN) && blocking == Blocking::Yes {
+                poll_readable(pidfd, -1)?;
                 continue;
             }
             if err.raw_os_error() == Some(libc::ECHILD) {

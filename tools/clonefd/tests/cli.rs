@@ -103,3 +103,27 @@ fn backend_subcommand_and_forced_fallback() {
     assert_eq!(output.status.code(), Some(0));
     assert!(stderr(&output).contains("\"backend\":\"pidfd\""));
 }
+
+#[test]
+fn an_unwritable_report_is_an_error_of_clonefd_not_a_panic() {
+    // The report goes to stderr, here /dev/full (ENOSPC): clonefd's own
+    // error (125), which it cannot print either, not a panic (101).
+    for json in [false, true] {
+        let mut args = vec!["run", "-j", "2"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["--", "true"]);
+        let status = Command::new(env!("CARGO_BIN_EXE_clonefd"))
+            .args(&args)
+            .stderr(
+                std::fs::File::options()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(125), "{args:?}");
+    }
+}

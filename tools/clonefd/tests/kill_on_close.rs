@@ -194,3 +194,32 @@ fn kill_on_close_needs_no_new_privs_without_cap_sys_admin() {
         });
     });
 }
+
+#[test]
+fn dropping_a_child_with_a_nonblocking_descriptor_kills_and_reaps_it() {
+    for_each_backend(|backend| {
+        let child = Command::new("sleep")
+            .arg("60")
+            .kill_on_close(true)
+            .backend(backend)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // As an event loop that registered the Child (async-io) does.
+        // SAFETY: F_GETFL/F_SETFL on the Child's descriptor.
+        unsafe {
+            let flags = libc::fcntl(child.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(child.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+        drop(child);
+        // Killed and reaped (the fallback's Drop), or released (CLONE_FD):
+        // no process, not even a zombie.
+        assert!(
+            common::wait_until(std::time::Duration::from_secs(30), || {
+                common::proc_state(pid).is_none()
+            }),
+            "pid {pid} left in state {:?}",
+            common::proc_state(pid)
+        );
+    });
+}

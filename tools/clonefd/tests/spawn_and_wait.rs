@@ -358,3 +358,36 @@ fn signal_handlers_and_mask_are_not_inherited() {
         });
     });
 }
+
+/// Sets O_NONBLOCK on the open file description of `fd`, as an event loop
+/// does to a source it registers (async-io's `Async::new(&child)`, or on
+/// the fallback `Async::new(child.pidfd()?)`, a duplicate of the same
+/// description); a CLONEFD_NONBLOCK descriptor given to `from_clonefd` is
+/// the same case.
+fn set_nonblocking(fd: std::os::fd::RawFd) {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we hold.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        assert!(flags >= 0);
+        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK), 0);
+    }
+}
+
+#[test]
+fn blocking_wait_blocks_even_on_a_nonblocking_descriptor() {
+    use std::os::fd::AsRawFd;
+    for_each_backend(|backend| {
+        // The Child's own descriptor.
+        let mut child = sh(backend, "sleep 0.2; exit 6").spawn().unwrap();
+        set_nonblocking(child.as_raw_fd());
+        assert_eq!(child.wait().unwrap().code(), Some(6));
+
+        // A pidfd from Child::pidfd() (on the fallback: the same open file
+        // description as the Child's).
+        let mut child = sh(backend, "sleep 0.2; exit 7").spawn().unwrap();
+        let pidfd = child.pidfd().unwrap();
+        set_nonblocking(pidfd.as_raw_fd());
+        assert_eq!(child.wait_info().unwrap().status.code(), Some(7));
+        assert_eq!(child.try_wait().unwrap().and_then(|s| s.code()), Some(7));
+    });
+}

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let action = match args::parse(std::env::args_os().skip(1)) {
         Ok(action) => action,
         Err(err) => {
-            eprintln!("clonefd: {err}\n{USAGE}");
+            run_copies::complain(format_args!("{err}\n{USAGE}"));
             return ExitCode::from(run_copies::INTERNAL_ERROR);
         }
     };

@@ -22,10 +22,17 @@ pub fn run(args: &RunArgs) -> u8 {
     match run_copies(args) {
         Ok(status) => status,
         Err(err) => {
-            eprintln!("clonefd: {err}");
+            complain(format_args!("{err}"));
             INTERNAL_ERROR
         }
     }
+}
+
+/// "clonefd: MESSAGE" on stderr, if it can be written: unlike eprintln!,
+/// which panics (exit status 101) when stderr fails, for example when it
+/// is the report that could not be written there.
+pub fn complain(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "clonefd: {message}");
 }
 
 /// The command of every copy. The backend is forced only with --backend:
@@ -68,7 +75,7 @@ fn run_copies(args: &RunArgs) -> io::Result<u8> {
                 running.push(Some((child, started)));
             }
             Err(err) => {
-                eprintln!("clonefd: cannot run {:?}: {err}", args.command[0]);
+                complain(format_args!("cannot run {:?}: {err}", args.command[0]));
                 spawn_failure = Some(if err.kind() == io::ErrorKind::NotFound {
                     127
                 } else {
