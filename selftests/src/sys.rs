@@ -178,11 +178,8 @@ pub fn has_effective_cap(cap: u32) -> nix::Result<bool> {
     Ok(data[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0)
 }
 
-/// Removes `cap` from the calling thread's effective set (capset); the
-/// permitted set keeps it.
-pub fn drop_effective_cap(cap: u32) -> nix::Result<()> {
-    let mut data = capget()?;
-    data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+/// Sets the calling thread's capability sets (capset).
+fn capset(data: &[CapData; 2]) -> nix::Result<()> {
     let mut header = CapHeader {
         version: CAPABILITY_VERSION_3,
         pid: 0,
@@ -190,6 +187,27 @@ pub fn drop_effective_cap(cap: u32) -> nix::Result<()> {
     // SAFETY: version 3 reads the header and two CapData.
     let ret = unsafe { libc::syscall(libc::SYS_capset, ptr::from_mut(&mut header), data.as_ptr()) };
     Errno::result(ret).map(drop)
+}
+
+/// Removes `cap` from the calling thread's effective set (capset); the
+/// permitted set keeps it.
+pub fn drop_effective_cap(cap: u32) -> nix::Result<()> {
+    let mut data = capget()?;
+    data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+    capset(&data)
+}
+
+/// Makes `caps` (capability numbers, each below 64) the calling thread's
+/// effective and permitted sets, and empties its inheritable set: every
+/// other capability is gone for good.
+pub fn keep_only_caps(caps: &[u32]) -> nix::Result<()> {
+    let mut data = [CapData::default(); 2];
+    for &cap in caps {
+        let set = &mut data[(cap / 32) as usize];
+        set.effective |= 1 << (cap % 32);
+        set.permitted |= 1 << (cap % 32);
+    }
+    capset(&data)
 }
 
 /// pidfd_send_signal(pidfd, signal, NULL, 0).

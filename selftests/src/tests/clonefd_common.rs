@@ -596,12 +596,20 @@ pub fn check_sibling(make_sibling: impl FnOnce(&Gate) -> Result<Pid, i32>) -> Re
     Ok(())
 }
 
-/// TracerPid: in /proc/PID/status.
-pub fn tracer_pid(pid: Pid) -> io::Result<i32> {
+/// The value of the line `key` (e.g. "Uid:") in /proc/PID/status,
+/// trimmed.
+pub fn status_field(pid: Pid, key: &str) -> io::Result<String> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("TracerPid:"))
-        .and_then(|value| value.trim().parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no TracerPid: in /proc/{pid}/status")))
+        .find_map(|line| line.strip_prefix(key))
+        .map(|value| value.trim().to_owned())
+        .ok_or_else(|| io::Error::other(format!("no {key} in /proc/{pid}/status")))
+}
+
+/// TracerPid: in /proc/PID/status.
+pub fn tracer_pid(pid: Pid) -> io::Result<i32> {
+    status_field(pid, "TracerPid:")?
+        .parse()
+        .map_err(|_| io::Error::other(format!("TracerPid: of {pid} is not a number")))
 }

@@ -20,6 +20,7 @@ mod clonefd_file;
 mod clonefd_ioctl;
 mod clonefd_jobctl;
 mod clonefd_kill_permission;
+mod clonefd_kill_setuid;
 mod clonefd_orphan;
 mod clonefd_parent;
 mod clonefd_poll;
@@ -61,6 +62,7 @@ pub fn all() -> Vec<Test> {
     tests.extend(clonefd_file::tests());
     tests.extend(clonefd_close::tests());
     tests.extend(clonefd_kill_permission::tests());
+    tests.extend(clonefd_kill_setuid::tests());
     tests.extend(clonefd_ptrace::tests());
     tests.extend(clonefd_ptrace_notify::tests());
     tests.extend(clonefd_threads::tests());
