@@ -1,17 +1,16 @@
-//! `c4 bench`: how fast the edit-build-boot loop is on this machine, and
-//! what a child costs per way of spawning and reaping it.
+//! `c4 bench`: how fast the edit-build-boot loop is on this machine, then
+//! the CLONE_FD benchmarks ([`bench_clonefd`]).
 //!
 //! Compiles run with CCACHE_DISABLE=1 so each figure is real compiler work
-//! (a touched file is a ccache hit otherwise).  The spawn benchmark
-//! (tools/guest/spawn_bench.c) runs every method interleaved in one boot:
-//! under TCG its ratios are the result, not its microseconds.  Figures go
-//! to stdout and to build/bench.txt.
+//! (a touched file is a ccache hit otherwise).  The loop's figures go to
+//! stdout and to build/bench.txt.
 
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::bench_clonefd;
 use crate::guest_suites;
 use crate::kernel::{configure, make};
 use crate::project::{cmd, run, step, Project};
@@ -82,46 +81,13 @@ fn measure(p: &Project, cold: bool) -> Result<String> {
     for (what, secs) in &rows {
         writeln!(text, "  {secs:8.1}  {what}")?;
     }
-    text.push_str(&spawn_bench(p)?);
     Ok(text)
 }
 
-/// Compile tools/guest/spawn_bench.c against the patched UAPI headers,
-/// run it in the guest; its table.
-fn spawn_bench(p: &Project) -> Result<String> {
-    let exe = p.path("build/bench/spawn_bench");
-    std::fs::create_dir_all(exe.parent().unwrap())?;
-    run(cmd("cc", &["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg("-isystem")
-        .arg(p.uapi_include())
-        .arg(p.path("tools/guest/spawn_bench.c")))?;
-    step("spawn benchmark in the guest");
-    let (e, out) = Vm::new(p)?.run_capture(
-        "bench-spawn",
-        &format!("{} {SPAWN_ROUNDS}", exe.display()),
-        900,
-    )?;
-    check_ok(e)?;
-    let mut text = format!(
-        "spawn and reap a child that exits at once ({SPAWN_ROUNDS} per method, \
-         interleaved, one boot, TCG):\n  {:<34} {:>10} {:>6}\n",
-        "method", "us/child", "ratio"
-    );
-    for line in out.lines() {
-        writeln!(text, "  {line}")?;
-    }
-    Ok(text)
-}
-
-/// Children per method.
-const SPAWN_ROUNDS: u32 = 500;
-
-pub fn spawn_only(p: &Project) -> Result<()> {
-    crate::kernel::build(p)?;
-    let text = spawn_bench(p)?;
+/// The CLONE_FD benchmarks alone (tools/guest/bench/, one boot).
+pub fn spawn_only(p: &Project, opts: bench_clonefd::Options) -> Result<()> {
+    let text = bench_clonefd::run_all(p, opts)?;
     print!("{text}");
-    std::fs::write(p.path("build/bench-spawn.txt"), &text)?;
     Ok(())
 }
 
@@ -132,9 +98,9 @@ fn check_ok(e: GuestExit) -> Result<()> {
     }
 }
 
-pub fn bench(p: &Project, cold: bool) -> Result<()> {
+pub fn bench(p: &Project, cold: bool, opts: bench_clonefd::Options) -> Result<()> {
     let text = measure(p, cold)?;
     print!("{text}");
     std::fs::write(p.path("build/bench.txt"), &text)?;
-    Ok(())
+    spawn_only(p, opts)
 }

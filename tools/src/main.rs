@@ -7,6 +7,7 @@
 mod base;
 mod baseline;
 mod bench;
+mod bench_clonefd;
 mod bisect;
 mod check;
 mod checkpatch;
@@ -53,9 +54,15 @@ usage: c4 <command> [options]
                     doctests, sparse, kernel-doc), on the built tree
   baseline          run the kernel's suites on the unpatched base and write
                     ci/upstream-baseline.txt
-  bench [--no-cold] measure the build/boot loop, and the cost of a child
-                    per way of spawning and reaping it (in the guest)
-  bench --spawn     only the latter
+  bench [--no-cold] measure the build/boot loop, then what --spawn does
+  bench --spawn [--save] [--on-host]
+                    only the CLONE_FD benchmarks: spawn cycles, event-loop
+                    scaling, wake-up latency, kernel memory per child, in one
+                    boot of the lean kernel; writes build/bench/results.json,
+                    table.md and PNG plots (matplotlib into .venv if missing);
+                    --save copies table.md and the plots to
+                    tools/bench/results/; --on-host runs on this machine
+                    instead (clone4() methods skip: a check, not a result)
   stress [--minutes N]
                     the seeded fuzzer and stress test, long (default 30
                     minutes), in one boot of the debug kernel
@@ -113,8 +120,14 @@ fn real_main() -> Result<()> {
             t.finish()
         }
         "baseline" => baseline::record(&p),
-        "bench" if flag("--spawn") => bench::spawn_only(&p),
-        "bench" => bench::bench(&p, !flag("--no-cold")),
+        "bench" if flag("--spawn") => {
+            bench::spawn_only(&p, bench_clonefd::Options::from_args(rest))
+        }
+        "bench" => bench::bench(
+            &p,
+            !flag("--no-cold"),
+            bench_clonefd::Options::from_args(rest),
+        ),
         "stress" => stress::run(&p, stress::minutes(rest)?),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
