@@ -22,6 +22,16 @@
 //!   the kill the caller (root) arranged and may send. The helper exits
 //!   with 42, or 1 (no fd), 2 (GETPIDFD failed), 3 (a signal was not
 //!   refused with EPERM).
+//! - `clonefd_kill_on_close_caller_changed_uids`: a caller (root) makes
+//!   the child, then becomes user 65534, so that kill(child, 0) gives
+//!   EPERM; its close still kills the child: the credentials are those
+//!   of the clone4() call. The caller exits with 42, or 1 (set-up), 4
+//!   (kill() was not refused), 5 (the child survived the close).
+//! - `clonefd_kill_on_close_pidns_init_from_inside`: the child is the
+//!   init of a new PID namespace (CLONE_NEWPID), where a process it forks
+//!   receives the fd (SCM_RIGHTS) and, after the test's close, drops the
+//!   last reference: init dies, although a kill(1, SIGKILL) from inside
+//!   its namespace would be ignored.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -41,10 +51,13 @@ use crate::feature::clonefd_available;
 use crate::ktap::{Outcome, Test, TestResult};
 use crate::sys::{self, CAP_KILL};
 
-/// The exit codes of the helper of `other_holder_gains_nothing`.
+/// The exit codes of the helpers of `other_holder_gains_nothing` and
+/// `caller_changed_uids`.
 const NO_FD: i32 = 1;
 const NO_PIDFD: i32 = 2;
 const NOT_REFUSED: i32 = 3;
+const KILL_ALLOWED: i32 = 4;
+const SURVIVED: i32 = 5;
 
 pub fn tests() -> Vec<Test> {
     vec![
@@ -55,6 +68,14 @@ pub fn tests() -> Vec<Test> {
         Test::new(
             "clonefd_kill_on_close_other_holder_gains_nothing",
             other_holder_gains_nothing,
+        ),
+        Test::new(
+            "clonefd_kill_on_close_caller_changed_uids",
+            caller_changed_uids,
+        ),
+        Test::new(
+            "clonefd_kill_on_close_pidns_init_from_inside",
+            pidns_init_from_inside,
         ),
     ]
 }
@@ -132,6 +153,90 @@ fn other_holder_gains_nothing() -> TestResult {
     let status = check_ok!(waitpid(helper, None));
     check_eq!(status, WaitStatus::Exited(helper, CHILD_OK));
     check_dies(pidfd.as_fd())?;
+    check_reaped(child.pid)?;
+    Ok(Outcome::Pass)
+}
+
+/// In the caller of `caller_changed_uids`: CHILD_OK, or what failed.
+fn clone_then_change_uids() -> i32 {
+    let gate = match Gate::new() {
+        Ok(gate) => gate,
+        Err(_) => return NO_FD,
+    };
+    // SAFETY: the caller is single-threaded; the child waits on a pipe.
+    let Ok(child) = (unsafe {
+        clonefd::fork_like_fd(CLONE_FD | KILL_ON_CLOSE, || after_gate(&gate, CHILD_OK))
+    }) else {
+        return NO_FD;
+    };
+    let Ok(pidfd) = sys::pidfd_open(child.pid) else {
+        return NO_PIDFD;
+    };
+    if become_nobody().is_err() {
+        return NO_FD;
+    }
+    if kill(child.pid, None) != Err(Errno::EPERM) {
+        return KILL_ALLOWED;
+    }
+    drop(child.fd);
+    if check_dies(pidfd.as_fd()).is_err() {
+        // The test (root) kills it, see below.
+        return SURVIVED;
+    }
+    CHILD_OK
+}
+
+fn caller_changed_uids() -> TestResult {
+    require!(clonefd_available());
+    // SAFETY: the test process is single-threaded; the caller clones,
+    // changes its user IDs, closes an fd and polls.
+    let caller = check_ok!(unsafe { fork_process(clone_then_change_uids) });
+    let status = check_ok!(waitpid(caller, None));
+    check_eq!(status, WaitStatus::Exited(caller, CHILD_OK));
+    Ok(Outcome::Pass)
+}
+
+/// In the process that the namespace's init forks: receive the fd, drop
+/// it, then wait to be killed with the namespace.
+fn drop_received_fd(sock: std::os::fd::BorrowedFd<'_>, gate: &Gate) -> i32 {
+    match recv_fd(sock) {
+        Ok((fd, _)) => drop(fd),
+        Err(_) => return NO_FD,
+    }
+    after_gate(gate, CHILD_OK)
+}
+
+/// The namespace's init: forks the process that receives the fd, then
+/// waits to be killed.
+fn init_with_receiver(sock: std::os::fd::BorrowedFd<'_>, gate: &Gate) -> i32 {
+    // SAFETY: init is single-threaded, as the test process it came from.
+    match unsafe { fork_process(|| drop_received_fd(sock, gate)) } {
+        Ok(_) => after_gate(gate, CHILD_OK),
+        Err(_) => NO_FD,
+    }
+}
+
+fn pidns_init_from_inside() -> TestResult {
+    require!(clonefd_available());
+    let gate = check_ok!(Gate::new());
+    let (ours, theirs) = check_ok!(unix_pair());
+    let newpid = u64::from(libc::CLONE_NEWPID as u32);
+    // SAFETY: the test process is single-threaded; the child forks a
+    // process that receives an fd and waits, and waits itself.
+    let child = check_ok!(unsafe {
+        clonefd::fork_like_fd(CLONE_FD | KILL_ON_CLOSE | newpid, || {
+            init_with_receiver(theirs.as_fd(), &gate)
+        })
+    });
+    drop(theirs);
+    let pidfd = check_ok!(sys::pidfd_open(child.pid));
+    check_ok!(send_fd(ours.as_fd(), child.fd.as_fd(), &[]));
+    drop(child.fd);
+    let died = check_dies(pidfd.as_fd());
+    if died.is_err() {
+        let _ = kill(child.pid, Signal::SIGKILL);
+    }
+    died?;
     check_reaped(child.pid)?;
     Ok(Outcome::Pass)
 }
