@@ -21,7 +21,9 @@
 //!   one, which kill(2) from CALLER may signal, and dies on close.
 //!
 //! A child that switches all its UIDs away is not killed: see
-//! clonefd_kill_permission.rs.
+//! clonefd_kill_permission.rs, where the child calls setresuid() itself
+//! (to the kernel's check, the same case as a set-user-ID program that
+//! does it).
 
 use std::ffi::CString;
 use std::fs::{self, Permissions};
