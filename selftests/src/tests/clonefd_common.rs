@@ -577,8 +577,13 @@ pub fn check_sibling(make_sibling: impl FnOnce(&Gate) -> Result<Pid, i32>) -> Re
     );
     let stat = check_ok!(proc_stat(sibling));
     check_eq!(stat.ppid, nix::unistd::getpid().as_raw());
-    check_ok!(gate.open());
+    // H's SIGCHLD, still pending, would swallow the sibling's: SIGCHLD is
+    // not queued twice.
     let mut seen = Vec::new();
+    while let Ok(info) = sys::sigtimedwait(&chld, Duration::ZERO) {
+        seen.push(info);
+    }
+    check_ok!(gate.open());
     loop {
         match sys::sigtimedwait(&chld, PATIENCE) {
             Ok(info) if info.pid == sibling => {
