@@ -12,6 +12,16 @@ use clonefd::{Backend, Command, Stdio};
 use common::{for_each_backend, readable_within, sh};
 
 /// pidfd_open(pid, 0).
+/// `sleep 60` with kill_on_close, on `backend`.
+fn kill_on_close_sleeper(backend: Backend) -> clonefd::Child {
+    Command::new("sleep")
+        .arg("60")
+        .kill_on_close(true)
+        .backend(backend)
+        .spawn()
+        .unwrap()
+}
+
 fn pidfd_open(pid: u32) -> OwnedFd {
     // SAFETY: no pointer.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
@@ -41,12 +51,7 @@ fn kill_through(pidfd: &OwnedFd) {
 #[test]
 fn dropping_the_child_kills_it() {
     for_each_backend(|backend| {
-        let child = Command::new("sleep")
-            .arg("60")
-            .kill_on_close(true)
-            .backend(backend)
-            .spawn()
-            .unwrap();
+        let child = kill_on_close_sleeper(backend);
         let pidfd = child.pidfd().unwrap();
         assert!(!readable_within(pidfd.as_raw_fd(), 50));
         drop(child);
@@ -198,12 +203,7 @@ fn kill_on_close_needs_no_new_privs_without_cap_sys_admin() {
 #[test]
 fn dropping_a_child_with_a_nonblocking_descriptor_kills_and_reaps_it() {
     for_each_backend(|backend| {
-        let child = Command::new("sleep")
-            .arg("60")
-            .kill_on_close(true)
-            .backend(backend)
-            .spawn()
-            .unwrap();
+        let child = kill_on_close_sleeper(backend);
         let pid = child.id();
         // As an event loop that registered the Child (async-io) does.
         // SAFETY: F_GETFL/F_SETFL on the Child's descriptor.
